@@ -1,0 +1,35 @@
+"""Validated YAML configuration (see :mod:`firmware_bridge.config.schema`)."""
+
+from firmware_bridge.config.models import (
+    DeviceConfig,
+    ImuMountConfig,
+    LowPassConfig,
+    RuntimeConfig,
+    SubjectConfig,
+    WatchdogConfig,
+)
+from firmware_bridge.config.schema import (
+    ConfigError,
+    build,
+    kind_of,
+    known_kinds,
+    load_config,
+    read_yaml,
+    register_kind,
+)
+
+__all__ = [
+    "ConfigError",
+    "DeviceConfig",
+    "ImuMountConfig",
+    "LowPassConfig",
+    "RuntimeConfig",
+    "SubjectConfig",
+    "WatchdogConfig",
+    "build",
+    "kind_of",
+    "known_kinds",
+    "load_config",
+    "read_yaml",
+    "register_kind",
+]

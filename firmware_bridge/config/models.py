@@ -1,0 +1,103 @@
+"""The configuration sections the device computer needs: subject, device and runtime.
+
+Units are SI and appear in every field name that carries one. Side order is (right, left) everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from firmware_bridge.config.schema import register_kind, spec
+
+SEGMENTS = ("pelvis", "thigh_r", "thigh_l")
+
+
+@dataclass(frozen=True)
+class SubjectConfig:
+    """The person wearing the device (or the simulated one)."""
+
+    body_mass_kg: float = spec(gt=20.0, lt=250.0)
+    height_m: float = spec(gt=0.8, lt=2.5)
+    subject_id: str = spec("anonymous")
+
+
+@dataclass(frozen=True)
+class LowPassConfig:
+    cutoff_hz: float = spec(gt=0.0, doc="must be below half the loop rate")
+    order: int = spec(1, choices=(1, 2), doc="1 = first order, 2 = second-order Butterworth")
+
+
+@dataclass(frozen=True)
+class ImuMountConfig:
+    """One IMU on the device: its wire id, the segment it sits on, and its sensor-to-segment rotation."""
+
+    name: str
+    imu_id: int = spec(ge=0, le=255)
+    segment: str = spec(choices=SEGMENTS)
+    mounting_rpy_deg: list[float] = spec([0.0, 0.0, 0.0], length=3)
+
+
+@dataclass(frozen=True)
+class DeviceConfig:
+    """The hip exoskeleton: added masses, IMUs, and every parameter of the torque-shaping chain."""
+
+    name: str
+    segment_masses_kg: dict[str, float]
+    command_full_scale_nm_per_kg: float = spec(gt=0.0, le=2.0, doc="torque for a normalised command of 1")
+    torque_limit_nm: float = spec(gt=0.0, le=100.0, doc="hard clamp per side")
+    rate_limit_nm_per_s: float = spec(gt=0.0)
+    lowpass: LowPassConfig = spec()
+    soft_start_s: float = spec(gt=0.0, le=10.0)
+    fade_out_s: float = spec(gt=0.0, le=10.0)
+    imus: list[ImuMountConfig] = spec()
+
+    def validate(self) -> list[str]:
+        problems = []
+        for segment in self.segment_masses_kg:
+            if segment not in SEGMENTS:
+                problems.append(f"segment_masses_kg.{segment}: unknown segment, expected one of {list(SEGMENTS)}")
+        for segment, mass in self.segment_masses_kg.items():
+            if mass < 0.0:
+                problems.append(f"segment_masses_kg.{segment}: must be >= 0 (got {mass})")
+        names = [imu.name for imu in self.imus]
+        ids = [imu.imu_id for imu in self.imus]
+        if len(set(names)) != len(names):
+            problems.append(f"imus: names must be unique (got {names})")
+        if len(set(ids)) != len(ids):
+            problems.append(f"imus: imu_id values must be unique (got {ids})")
+        return problems
+
+    def imu_ids(self) -> dict[str, int]:
+        return {imu.name: imu.imu_id for imu in self.imus}
+
+
+@dataclass(frozen=True)
+class WatchdogConfig:
+    """Limits whose violation sends the runtime to zero torque."""
+
+    imu_stale_s: float = spec(0.030, gt=0.0, le=1.0)
+    bad_frame_burst: int = spec(5, ge=1, doc="bad frames within bad_frame_window_s that trip a fault")
+    bad_frame_window_s: float = spec(0.1, gt=0.0)
+    overrun_streak: int = spec(5, ge=1, doc="consecutive overrunning cycles that trip a fault")
+    reconnect_interval_s: float = spec(0.5, gt=0.0)
+    model_output_limit: float = spec(1.5, ge=1.0, doc="|normalised output| above this is a fault")
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    """How the device loop runs: rate, serial links, watchdogs, logging."""
+
+    loop_rate_hz: float = spec(100.0, gt=0.0, le=2000.0)
+    baud: int = spec(921600, gt=0)
+    imu_port: str | None = spec(None)
+    motor_port: str | None = spec(None)
+    spin_before_deadline_s: float = spec(0.0008, ge=0.0, lt=0.01)
+    watchdog: WatchdogConfig = spec(WatchdogConfig())
+    log_queue_size: int = spec(4096, ge=16)
+    realtime_priority: int = spec(50, ge=0, le=99, doc="SCHED_FIFO priority; 0 keeps the default scheduler")
+    cpu_affinity: list[int] = spec([])
+
+
+register_kind("subject", SubjectConfig)
+register_kind("device", DeviceConfig)
+register_kind("runtime", RuntimeConfig)

@@ -1,0 +1,1 @@
+"""Hardware-in-the-loop bench: IMU simulator, motor-controller emulator, fault injection."""

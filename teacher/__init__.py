@@ -1,0 +1,1 @@
+"""Musculoskeletal simulation and the privileged teacher policy (needs the ``train`` extra)."""

@@ -1,0 +1,1 @@
+"""The ``hipexo`` command line and the reports that tie the packages together."""

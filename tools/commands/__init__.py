@@ -1,0 +1,5 @@
+"""Sub-commands of ``hipexo``; add a module here and to :data:`COMMAND_MODULES`."""
+
+from tools.commands import config
+
+COMMAND_MODULES = [config]
