@@ -28,7 +28,11 @@ from tools.paths import REPO_ROOT
 CASES = {
     "heartbeat": (Heartbeat(state=2), 1, 1000),
     "torque_command": (TorqueCommand(5.0, -2.5, CommandFlags.ENABLE, 2), 0x0102, 123456),
-    "controller_status": (ControllerStatus(0x0102, 4.5, -2.25, ControllerFault.NONE, ControllerFlags.ENABLED), 77, 123999),
+    "controller_status": (
+        ControllerStatus(0x0102, 4.5, -2.25, ControllerFault.NONE, ControllerFlags.ENABLED),
+        77,
+        123999,
+    ),
     "fault_report": (FaultReport(1, "IMU stale"), 3, 2000000),
     "imu_sample_one": (ImuSample((ImuReading(1, (0.5, -0.25, 0.0), (0.0, 9.75, 1.5), 0),)), 7, 10000),
     "imu_sample_three": (

@@ -61,7 +61,7 @@ def test_round_trip_through_arbitrary_chunks(msgs, first_seq, rng):
     for m in msgs:
         seqs.append((first_seq + counters.get(m.TYPE, 0)) & 0xFFFF)
         counters[m.TYPE] = counters.get(m.TYPE, 0) + 1
-    wire = b"".join(encode_frame(m, seq, 1000 * i) for i, (m, seq) in enumerate(zip(msgs, seqs)))
+    wire = b"".join(encode_frame(m, seq, 1000 * i) for i, (m, seq) in enumerate(zip(msgs, seqs, strict=True)))
     decoder = StreamDecoder()
     frames = [f for chunk in chunked(wire, rng) for f in decoder.feed(chunk)]
     assert [f.message for f in frames] == msgs

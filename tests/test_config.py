@@ -1,0 +1,98 @@
+"""Config validation: shipped files are valid; broken ones are refused naming the file and the field."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from firmware_bridge.config import ConfigError, DeviceConfig, RuntimeConfig, load_config
+from tools.cli import main
+from tools.paths import CONFIG_DIR, default_config
+
+GOOD_DEVICE = default_config("device", "hip_exo").read_text()
+
+
+def write(tmp_path: Path, text: str, name: str = "device.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_every_shipped_config_validates(capsys):
+    assert main(["config", "validate", str(CONFIG_DIR)]) == 0
+    assert "INVALID" not in capsys.readouterr().err
+
+
+def test_shipped_device_matches_the_seed_paper_masses(device_config):
+    assert device_config.segment_masses_kg == {"pelvis": 1.5, "thigh_r": 0.7, "thigh_l": 0.7}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field", "problem"),
+    [
+        ("torque_limit_nm: 25.0", "torque_limit_nm: -3", "torque_limit_nm", "must be > 0"),
+        ("order: 1", "order: 3", "lowpass.order", "must be one of"),
+        ("cutoff_hz: 12.0", "cutoff_hz: fast", "lowpass.cutoff_hz", "expected a number"),
+        ("soft_start_s: 1.0", "soft_start: 1.0", "soft_start", "did you mean 'soft_start_s'"),
+        ("fade_out_s: 0.5\n", "", "fade_out_s", "required field is missing"),
+        ("thigh_l: 0.7", "shank_l: 0.7", "segment_masses_kg.shank_l", "unknown segment"),
+        ("imu_id: 2", "imu_id: 1", "imus", "unique"),
+        (
+            "mounting_rpy_deg: [0.0, 0.0, 0.0]}\n  - {name: thigh_l",
+            "mounting_rpy_deg: [0.0]}\n  - {name: thigh_l",
+            "imus[1].mounting_rpy_deg",
+            "exactly 3",
+        ),
+    ],
+)
+def test_broken_device_config_names_file_field_and_problem(tmp_path, capsys, old, new, field, problem):
+    assert old in GOOD_DEVICE
+    path = write(tmp_path, GOOD_DEVICE.replace(old, new, 1))
+    assert main(["config", "validate", str(path)]) == 1
+    err = capsys.readouterr().err
+    line = next(line for line in err.splitlines() if line.strip().startswith(field + ":"))
+    assert problem in line
+    assert str(path) in err
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path):
+    path = write(tmp_path, "kind: runtime\nloop_rate_hz: [100\n")
+    with pytest.raises(ConfigError, match=r"line \d+"):
+        load_config(path)
+
+
+def test_unknown_kind_and_wrong_kind_are_refused(tmp_path):
+    with pytest.raises(ConfigError, match="kind: must be one of"):
+        load_config(write(tmp_path, "kind: spaceship\n"))
+    with pytest.raises(ConfigError, match="expected 'runtime', got 'device'"):
+        load_config(write(tmp_path, GOOD_DEVICE), RuntimeConfig)
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read file"):
+        load_config(tmp_path / "nope.yaml", DeviceConfig)
+
+
+def test_defaults_fill_in_and_nested_values_parse(tmp_path):
+    config = load_config(write(tmp_path, "kind: runtime\nwatchdog: {imu_stale_s: 0.05}\n"), RuntimeConfig)
+    assert config.loop_rate_hz == 100.0 and config.watchdog.imu_stale_s == 0.05
+    assert config.watchdog.overrun_streak == 5
+
+
+def test_command_line_entry_point_exits_non_zero_on_a_broken_config(tmp_path):
+    path = write(tmp_path, GOOD_DEVICE.replace("rate_limit_nm_per_s: 150.0", "rate_limit_nm_per_s: 0"))
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.cli", "config", "validate", str(path)], capture_output=True, text=True
+    )
+    assert result.returncode == 1
+    assert "rate_limit_nm_per_s: must be > 0.0" in result.stderr
+
+
+def test_help_is_available_everywhere():
+    for argv in (["--help"], ["config", "--help"], ["config", "validate", "--help"], ["config", "show", "--help"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 0
