@@ -16,8 +16,8 @@ import time
 import numpy as np
 
 from firmware_bridge.config import DeviceConfig, LowPassConfig, SubjectConfig, load_config
+from firmware_bridge.config.paths import default_config
 from firmware_bridge.shaping import ShaperState, ShapingParams, shape_step
-from tools.paths import default_config
 
 
 def time_steps(params: ShapingParams, steps: int) -> np.ndarray:

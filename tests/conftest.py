@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from firmware_bridge.config import DeviceConfig, RuntimeConfig, SubjectConfig, load_config
-from tools.paths import default_config
+from firmware_bridge.config.paths import default_config
 
 
 @pytest.fixture(scope="session")

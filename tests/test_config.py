@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from firmware_bridge.config import ConfigError, DeviceConfig, RuntimeConfig, load_config
+from firmware_bridge.config.paths import CONFIG_DIR, default_config
 from tools.cli import main
-from tools.paths import CONFIG_DIR, default_config
 
 GOOD_DEVICE = default_config("device", "hip_exo").read_text()
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import firmware_bridge
-from tools.paths import REPO_ROOT
+from firmware_bridge.config.paths import REPO_ROOT
 
 HEAVY = ["torch", "mujoco", "gymnasium", "stable_baselines3", "scipy", "matplotlib", "onnx", "assist_sim"]
 PROJECT = ["teacher", "distill", "hil", "tools"]

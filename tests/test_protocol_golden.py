@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from firmware_bridge.config.paths import REPO_ROOT
 from firmware_bridge.protocol import (
     CommandFlags,
     ControllerFault,
@@ -23,7 +24,6 @@ from firmware_bridge.protocol import (
     decode_packet,
     encode_frame,
 )
-from tools.paths import REPO_ROOT
 
 CASES = {
     "heartbeat": (Heartbeat(state=2), 1, 1000),

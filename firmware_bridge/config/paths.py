@@ -1,8 +1,8 @@
-"""Where the project's own files live, so commands work from any working directory."""
+"""Where the project's own files live (configs, shared data), so commands work from any directory."""
 
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 CONFIG_DIR = REPO_ROOT / "configs"
 SHARED_DATA_DIR = REPO_ROOT.parent / "shared" / "data"
 

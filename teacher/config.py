@@ -1,0 +1,82 @@
+"""Simulation config (``kind: sim``): rates, conditions, reward terms, metabolics, impairment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from firmware_bridge.config import register_kind
+from firmware_bridge.config.schema import spec
+
+
+@dataclass(frozen=True)
+class RewardTerm:
+    """``weight · exp(-gain · error²)`` for tracking terms; ``-weight · value`` for penalties (gain unused)."""
+
+    weight: float = spec(ge=0.0)
+    gain: float = spec(0.0, ge=0.0)
+
+
+@dataclass(frozen=True)
+class RewardConfig:
+    """The seed paper's Table II terms."""
+
+    joint_position: RewardTerm = spec()
+    joint_velocity: RewardTerm = spec()
+    root: RewardTerm = spec()
+    end_effector: RewardTerm = spec()
+    torque: RewardTerm = spec()
+    effort: RewardTerm = spec(doc="metabolic probe cost, W/kg")
+    smoothness: RewardTerm = spec(doc="squared change of excitations between control steps")
+    exo_energy: RewardTerm = spec(doc="exo mechanical power magnitude, W/kg")
+    alive: float = spec(0.0, ge=0.0)
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    reward: RewardConfig
+    fast_twitch_fraction: dict[str, float]
+    """Per muscle group (name without side suffix)."""
+    physics_dt_s: float = spec(0.002, gt=0.0, le=0.01)
+    control_rate_hz: float = spec(50.0, gt=0.0)
+    device_rate_hz: float = spec(100.0, gt=0.0, doc="rate of the shaping chain and the IMUs, as on the device")
+    episode_s: float = spec(10.0, gt=0.0)
+    speed_range_m_s: list[float] = spec([0.8, 1.5], length=2)
+    slope_range_deg: list[float] = spec([0.0, 0.0], length=2)
+    exo_enabled: bool = spec(False)
+    termination_distance_m: float = spec(0.4, gt=0.0)
+    reference_lookahead_s: list[float] = spec([0.04, 0.08, 0.16])
+    stride_length_at_1_25_m: float = spec(1.40, gt=0.0)
+    max_excitation: dict[str, float] = spec({})
+    """Impairment: per muscle (full name, e.g. ``soleus_r``) upper bound on excitation; default 1."""
+    aerobic_factor: float = spec(1.5, gt=0.0)
+    basal_w_per_kg: float = spec(1.2, ge=0.0)
+
+    def validate(self) -> list[str]:
+        problems = []
+        steps = self.control_rate_hz * self.physics_dt_s
+        if abs(round(1.0 / steps) - 1.0 / steps) > 1e-9:
+            problems.append("control_rate_hz: physics steps per control step must be a whole number")
+        if abs(round(self.device_rate_hz / self.control_rate_hz) - self.device_rate_hz / self.control_rate_hz) > 1e-9:
+            problems.append("device_rate_hz: must be a whole multiple of control_rate_hz")
+        if (
+            abs(round(1.0 / (self.device_rate_hz * self.physics_dt_s)) * self.device_rate_hz * self.physics_dt_s - 1.0)
+            > 1e-9
+        ):
+            problems.append("device_rate_hz: physics steps per device period must be a whole number")
+        for name, value in {**self.fast_twitch_fraction, **self.max_excitation}.items():
+            if not 0.0 <= value <= 1.0:
+                problems.append(f"{name}: must be within [0, 1] (got {value})")
+        if self.speed_range_m_s[0] > self.speed_range_m_s[1] or self.slope_range_deg[0] > self.slope_range_deg[1]:
+            problems.append("speed_range_m_s / slope_range_deg: lower bound above upper bound")
+        return problems
+
+    @property
+    def substeps_per_device_period(self) -> int:
+        return round(1.0 / (self.device_rate_hz * self.physics_dt_s))
+
+    @property
+    def device_periods_per_control_step(self) -> int:
+        return round(self.device_rate_hz / self.control_rate_hz)
+
+
+register_kind("sim", SimConfig)

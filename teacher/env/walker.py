@@ -1,0 +1,189 @@
+"""Gymnasium env: a privileged walker with a hip exo, imitating reference gait across speeds and slopes.
+
+Per control step (50 Hz by default) the action holds 22 muscle excitations (0..1) and two normalised
+hip-exo commands (-1..1, right/left). Between control steps, at the device rate (100 Hz), the exo
+command goes through **firmware_bridge's shaping chain**, the same code the device runs, and the
+shaped torque acts for the physics substeps of that period. The IMUs are sampled at the same rate
+and returned in ``info["imu"]`` for distillation.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from firmware_bridge.config import DeviceConfig, SubjectConfig, load_config
+from firmware_bridge.config.paths import default_config
+from firmware_bridge.shaping import ShaperState, ShapingParams, shape_step
+from teacher.config import SimConfig
+from teacher.env import rewards
+from teacher.sim.backend import SimBackend
+from teacher.sim.metabolics import MetabolicParams, metabolic_rate
+from teacher.sim.reference import ReferenceGait
+
+ENV_ID = "hipexo/HipExoWalker-v0"
+
+
+def muscle_group(name: str) -> str:
+    return name.rsplit("_", 1)[0]
+
+
+class HipExoWalkerEnv(gym.Env):
+    metadata = {"render_modes": []}
+
+    def __init__(
+        self,
+        sim_config: SimConfig | str | Path | None = None,
+        device_config: DeviceConfig | str | Path | None = None,
+        subject_config: SubjectConfig | str | Path | None = None,
+        backend: SimBackend | None = None,
+    ):
+        self.config = _load(sim_config, SimConfig, default_config("sim"))
+        self.device = _load(device_config, DeviceConfig, default_config("device", "hip_exo"))
+        self.subject = _load(subject_config, SubjectConfig, default_config("subject"))
+        if backend is None:
+            from teacher.sim.mujoco_backend import MujocoBackend
+
+            backend = MujocoBackend(self.device, self.subject, self.config.physics_dt_s)
+        self.backend = backend
+        self.shaping = ShapingParams.from_config(self.device, self.subject, self.config.device_rate_hz)
+        self.reference = ReferenceGait(self.config.stride_length_at_1_25_m)
+        names = backend.muscle_names
+        f_max, l_opt, v_max = backend.muscle_parameters()
+        self.metabolic = MetabolicParams(
+            fast_twitch_fraction=np.array([self.config.fast_twitch_fraction[muscle_group(n)] for n in names]),
+            muscle_mass_kg=MetabolicParams.muscle_mass(f_max, l_opt),
+            vmax_fast_lopt_per_s=v_max,
+            aerobic_factor=self.config.aerobic_factor,
+            basal_w_per_kg=self.config.basal_w_per_kg,
+            body_mass_kg=backend.body_mass_kg,
+        )
+        self._f_max = f_max
+        unknown = set(self.config.max_excitation) - set(names)
+        if unknown:
+            raise ValueError(f"max_excitation names unknown muscles {sorted(unknown)}; muscles are {list(names)}")
+        self.max_excitation = np.array([self.config.max_excitation.get(n, 1.0) for n in names])
+        n = len(names)
+        self.action_space = gym.spaces.Box(
+            low=np.r_[np.zeros(n), -np.ones(2)].astype(np.float32),
+            high=np.ones(n + 2, dtype=np.float32),
+        )
+        self.control_dt = 1.0 / self.config.control_rate_hz
+        self._max_steps = round(self.config.episode_s * self.config.control_rate_hz)
+        self.speed = self.slope = self.phase = 0.0
+        self._reset_internal(1.0, 0.0, 0.0)
+        obs = self._observation(self.backend.body_state(), self.backend.muscle_state())
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=obs.shape, dtype=np.float32)
+
+    # --- gymnasium API -----------------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        options = options or {}
+        rng = self.np_random
+        speed = options.get("speed_m_s", rng.uniform(*self.config.speed_range_m_s))
+        slope = options.get("slope_deg", rng.uniform(*self.config.slope_range_deg))
+        phase = options.get("phase", rng.uniform(0.0, 1.0))
+        self._reset_internal(float(speed), float(slope), float(phase))
+        body, muscles = self.backend.body_state(), self.backend.muscle_state()
+        return self._observation(body, muscles), {"speed_m_s": self.speed, "slope_deg": self.slope, "phase": self.phase}
+
+    def step(self, action: np.ndarray):
+        action = np.clip(np.asarray(action, dtype=np.float64), self.action_space.low, self.action_space.high)
+        n = len(self.max_excitation)
+        excitations = np.minimum(action[:n], self.max_excitation)
+        command = action[n:] if self.config.exo_enabled else np.zeros(2)
+        imu = []
+        torques = []
+        for _ in range(self.config.device_periods_per_control_step):
+            shaped = shape_step(self.shaping, self.shaper, float(command[0]), float(command[1]))
+            torque = np.array([shaped.right_nm, shaped.left_nm])
+            self.backend.step(excitations, torque, self.config.substeps_per_device_period)
+            imu.append(self.backend.imu())
+            torques.append(torque)
+        self._steps += 1
+        self.phase = (self.phase + self.control_dt / self.reference.stride_time_s(self.speed)) % 1.0
+        body, muscles = self.backend.body_state(), self.backend.muscle_state()
+        energy = metabolic_rate(self.metabolic, muscles)
+        mass = self.backend.body_mass_kg
+        ref = self.reference.sample(self.speed, self.phase)
+        ref_angles = ref.angles_rad.reshape(-1)
+        torque = np.mean(torques, axis=0)
+        errors = {
+            "joint_position": rewards.joint_position_error(body.joint_angles[1:], ref_angles),
+            "joint_velocity": rewards.joint_position_error(body.joint_velocities[1:], ref.velocities_rad_s.reshape(-1)),
+            "root": rewards.root_error(body.com_velocity[0], self.speed, body.joint_angles[0]),
+            "end_effector": float(
+                np.sum((body.foot_positions - self.backend.foot_positions_for(np.r_[0.0, ref_angles])) ** 2)
+            ),
+            "torque": float(np.sum((body.hip_moments_nm / mass - ref.hip_moment_nm_per_kg) ** 2)),
+        }
+        costs = {
+            "effort": energy.total_w / mass,
+            "smoothness": rewards.smoothness_cost(excitations, self._previous_excitations),
+            "exo_energy": rewards.exo_power_per_kg(torque, body.joint_velocities[[1, 4]], mass),
+        }
+        reward, terms = rewards.combine(self.config.reward, errors, costs)
+        self._previous_excitations = excitations
+        elapsed = self._steps * self.control_dt
+        target = self._start_root + np.array([self.speed * elapsed, 0.0])
+        terminated = bool(np.hypot(*(body.root_position - target)) > self.config.termination_distance_m)
+        truncated = self._steps >= self._max_steps
+        info = {
+            "imu": np.stack(imu),
+            "exo_torque_nm": np.stack(torques),
+            "metabolic_w_per_kg": energy.total_w / mass,
+            "reward_terms": terms,
+            "phase": self.phase,
+            "speed_m_s": self.speed,
+            "slope_deg": self.slope,
+        }
+        return self._observation(body, muscles), float(reward), terminated, truncated, info
+
+    # --- internals ---------------------------------------------------------------------------------
+    def _reset_internal(self, speed: float, slope: float, phase: float) -> None:
+        self.speed, self.slope, self.phase = speed, slope, phase
+        self.backend.set_slope(slope)
+        ref = self.reference.sample(speed, phase)
+        self.backend.reset(np.r_[0.0, ref.angles_rad.reshape(-1)], np.r_[0.0, ref.velocities_rad_s.reshape(-1)], speed)
+        self.shaper = ShaperState.initial(self.shaping)
+        self._previous_excitations = np.zeros(len(self.max_excitation))
+        self._steps = 0
+        self._start_root = self.backend.body_state().root_position.copy()
+
+    def _observation(self, body, muscles) -> np.ndarray:
+        weight = self.backend.body_mass_kg * 9.81
+        future = []
+        for dt in self.config.reference_lookahead_s:
+            ahead = (self.phase + dt / self.reference.stride_time_s(self.speed)) % 1.0
+            future.append(self.reference.sample(self.speed, ahead).angles_rad.reshape(-1) - body.joint_angles[1:])
+        shaped = np.array(self.shaper.output_nm) / self.shaping.full_scale_nm
+        obs = np.concatenate(
+            [
+                muscles.activation,
+                muscles.fiber_length_norm,
+                muscles.fiber_velocity_lopt / 10.0,
+                muscles.active_force_n / self._f_max,
+                body.contact_forces / weight,
+                body.joint_angles,
+                body.joint_velocities / 10.0,
+                [body.root_position[1]],
+                body.root_velocity,
+                body.com_velocity,
+                body.foot_positions.reshape(-1),
+                body.foot_velocities.reshape(-1) / 5.0,
+                [self.speed, self.slope / 10.0, math.sin(2 * math.pi * self.phase), math.cos(2 * math.pi * self.phase)],
+                np.concatenate(future),
+                shaped,
+            ]
+        )
+        return obs.astype(np.float32)
+
+
+def _load(value, cls, default_path):
+    if isinstance(value, cls):
+        return value
+    return load_config(value if value is not None else default_path, cls)

@@ -1,0 +1,173 @@
+"""The embedded default backend: MuJoCo with myolegs22 (22 muscles, planar) and the Hippo_L1 hip exo."""
+
+from __future__ import annotations
+
+import math
+
+import mujoco
+import numpy as np
+
+from firmware_bridge.config import DeviceConfig, SubjectConfig
+from teacher.sim.backend import JOINTS, BodyState, SimBackend
+from teacher.sim.metabolics import MuscleEnergyState
+from teacher.sim.model import EXO_ACTUATOR_FULL_SCALE_NM, EXO_ACTUATORS, build_model
+
+MODEL_JOINTS = {
+    "pelvis_tilt": "pelvis_tilt",
+    "hip_r": "hip_flexion_r",
+    "knee_r": "knee_angle_r",
+    "ankle_r": "ankle_angle_r",
+    "hip_l": "hip_flexion_l",
+    "knee_l": "knee_angle_l",
+    "ankle_l": "ankle_angle_l",
+}
+FOOT_GEOMS = ("calcn_r_geom_1", "toes_r_geom_1", "calcn_l_geom_1", "toes_l_geom_1")
+TOUCH_SENSORS = ("r_foot", "r_toes", "l_foot", "l_toes")
+STANDING_KEYFRAME = "stand"
+
+
+class MujocoBackend(SimBackend):
+    def __init__(self, device: DeviceConfig, subject: SubjectConfig, physics_dt_s: float = 0.002):
+        self.model, imu_sites = build_model(device, subject, physics_dt_s)
+        self.data = mujoco.MjData(self.model)
+        m = self.model
+        self.physics_dt_s = physics_dt_s
+        self.body_mass_kg = float(m.body_subtreemass[0])
+        self.gravity_m_s2 = float(np.linalg.norm(m.opt.gravity))
+        self._muscles = np.array([i for i in range(m.nu) if m.actuator_dyntype[i] == mujoco.mjtDyn.mjDYN_MUSCLE])
+        self.muscle_names = tuple(m.actuator(i).name for i in self._muscles)
+        self._exo = np.array([m.actuator(name).id for name in EXO_ACTUATORS])
+        self.imu_names = tuple(site.name for site in imu_sites)
+        self._imu_adr = np.array(
+            [
+                [
+                    *range(m.sensor_adr[m.sensor(s.gyro_sensor).id], m.sensor_adr[m.sensor(s.gyro_sensor).id] + 3),
+                    *range(m.sensor_adr[m.sensor(s.accel_sensor).id], m.sensor_adr[m.sensor(s.accel_sensor).id] + 3),
+                ]
+                for s in imu_sites
+            ]
+        )
+        self._touch_adr = np.array([m.sensor_adr[m.sensor(name).id] for name in TOUCH_SENSORS])
+        joints = [m.joint(MODEL_JOINTS[j]) for j in JOINTS]
+        self._qadr = np.array([j.qposadr[0] for j in joints])
+        self._dadr = np.array([j.dofadr[0] for j in joints])
+        self._hip_dofs = self._dadr[[1, 4]]
+        self._root_x, self._root_z = m.joint("pelvis_tx").qposadr[0], m.joint("pelvis_ty").qposadr[0]
+        self._pelvis = m.body("pelvis").id
+        self._feet = np.array([m.body("calcn_r").id, m.body("calcn_l").id])
+        self._foot_geoms = [m.geom(g).id for g in FOOT_GEOMS]
+        self._key = m.key(STANDING_KEYFRAME).id
+        self._coupled = [e for e in range(m.neq) if m.eq_type[e] == mujoco.mjtEq.mjEQ_JOINT]
+        lr = m.actuator_lengthrange[self._muscles]
+        rng = m.actuator_gainprm[self._muscles, :2]
+        self._optimal_length = (lr[:, 1] - lr[:, 0]) / (rng[:, 1] - rng[:, 0])
+        self._length_offset = lr[:, 0] - rng[:, 0] * self._optimal_length
+        self._velocity = np.zeros(6)
+        self._scratch = mujoco.MjData(m)
+        self.reset()
+
+    # --- setup -------------------------------------------------------------------------------------
+    def reset(self, joint_angles=None, joint_velocities=None, forward_speed_m_s: float = 0.0) -> None:
+        m, d = self.model, self.data
+        mujoco.mj_resetDataKeyframe(m, d, self._key)
+        if joint_angles is not None:
+            d.qpos[self._qadr] = joint_angles
+        if joint_velocities is not None:
+            d.qvel[self._dadr] = joint_velocities
+        d.qvel[m.joint("pelvis_tx").dofadr[0]] = forward_speed_m_s
+        self._satisfy_couplings()
+        mujoco.mj_kinematics(m, d)
+        d.qpos[self._root_z] -= self._lowest_foot_point()
+        mujoco.mj_forward(m, d)
+
+    def _satisfy_couplings(self) -> None:
+        """Put equality-coupled DOFs (knee translation, moving via-points) where their polynomials say."""
+        m, d = self.model, self.data
+        for e in self._coupled:
+            j1, j2 = m.eq_obj1id[e], m.eq_obj2id[e]
+            a1, a2 = m.jnt_qposadr[j1], m.jnt_qposadr[j2]
+            x = d.qpos[a2] - m.qpos0[a2]
+            xd = d.qvel[m.jnt_dofadr[j2]]
+            c = m.eq_data[e][:5]
+            d.qpos[a1] = m.qpos0[a1] + c[0] + c[1] * x + c[2] * x**2 + c[3] * x**3 + c[4] * x**4
+            d.qvel[m.jnt_dofadr[j1]] = (c[1] + 2 * c[2] * x + 3 * c[3] * x**2 + 4 * c[4] * x**3) * xd
+
+    def _lowest_foot_point(self) -> float:
+        m, d = self.model, self.data
+        lowest = math.inf
+        for g in self._foot_geoms:
+            mesh = m.geom_dataid[g]
+            verts = m.mesh_vert[m.mesh_vertadr[mesh] : m.mesh_vertadr[mesh] + m.mesh_vertnum[mesh]]
+            z = d.geom_xpos[g][2] + verts @ d.geom_xmat[g].reshape(3, 3)[2]
+            lowest = min(lowest, float(z.min()))
+        return lowest
+
+    def set_slope(self, slope_deg: float) -> None:
+        theta = math.radians(slope_deg)
+        self.model.opt.gravity[:] = (-self.gravity_m_s2 * math.sin(theta), 0.0, -self.gravity_m_s2 * math.cos(theta))
+
+    # --- stepping ----------------------------------------------------------------------------------
+    def step(self, excitations: np.ndarray, exo_torque_nm: np.ndarray, substeps: int = 1) -> None:
+        d = self.data
+        d.ctrl[self._muscles] = np.clip(excitations, 0.0, 1.0)
+        d.ctrl[self._exo] = np.clip(np.asarray(exo_torque_nm) / EXO_ACTUATOR_FULL_SCALE_NM, -1.0, 1.0)
+        mujoco.mj_step(self.model, d, nstep=substeps)
+
+    # --- readings ----------------------------------------------------------------------------------
+    def body_state(self) -> BodyState:
+        m, d = self.model, self.data
+        mujoco.mj_subtreeVel(m, d)
+        pelvis = d.xpos[self._pelvis]
+        feet = d.xpos[self._feet] - pelvis
+        foot_vel = np.empty((2, 2))
+        for side, body in enumerate(self._feet):
+            mujoco.mj_objectVelocity(m, d, mujoco.mjtObj.mjOBJ_BODY, body, self._velocity, 0)
+            foot_vel[side] = self._velocity[[3, 5]]
+        return BodyState(
+            time_s=float(d.time),
+            joint_angles=d.qpos[self._qadr].copy(),
+            joint_velocities=d.qvel[self._dadr].copy(),
+            root_position=d.qpos[[self._root_x, self._root_z]].copy(),
+            root_velocity=d.qvel[[self._root_x, self._root_z]].copy(),
+            com_position=d.subtree_com[0][[0, 2]].copy(),
+            com_velocity=d.subtree_linvel[0][[0, 2]].copy(),
+            foot_positions=feet[:, [0, 2]].copy(),
+            foot_velocities=foot_vel,
+            contact_forces=d.sensordata[self._touch_adr].copy(),
+            hip_moments_nm=d.qfrc_actuator[self._hip_dofs].copy(),
+        )
+
+    def muscle_state(self) -> MuscleEnergyState:
+        m, d = self.model, self.data
+        lengths = d.actuator_length[self._muscles]
+        velocities = d.actuator_velocity[self._muscles]
+        force_length = np.empty(len(self._muscles))
+        active = np.empty(len(self._muscles))
+        for k, i in enumerate(self._muscles):
+            prm, lr, acc0 = m.actuator_gainprm[i, :9], m.actuator_lengthrange[i], m.actuator_acc0[i]
+            f0 = prm[2]
+            force_length[k] = -mujoco.mju_muscleGain(lengths[k], 0.0, lr, acc0, prm) / f0
+            active[k] = -mujoco.mju_muscleGain(lengths[k], velocities[k], lr, acc0, prm) * d.act[m.actuator_actadr[i]]
+        return MuscleEnergyState(
+            excitation=d.ctrl[self._muscles].copy(),
+            activation=d.act[m.actuator_actadr[self._muscles]].copy(),
+            fiber_length_norm=(lengths - self._length_offset) / self._optimal_length,
+            fiber_velocity_lopt=velocities / self._optimal_length,
+            fiber_velocity_m_s=velocities.copy(),
+            active_force_n=active,
+            force_length_multiplier=force_length,
+        )
+
+    def imu(self) -> np.ndarray:
+        return self.data.sensordata[self._imu_adr].copy()
+
+    def foot_positions_for(self, joint_angles: np.ndarray) -> np.ndarray:
+        scratch = self._scratch
+        scratch.qpos[:] = self.model.qpos0
+        scratch.qpos[self._qadr] = joint_angles
+        mujoco.mj_kinematics(self.model, scratch)
+        return (scratch.xpos[self._feet] - scratch.xpos[self._pelvis])[:, [0, 2]]
+
+    def muscle_parameters(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        prm = self.model.actuator_gainprm[self._muscles]
+        return prm[:, 2].copy(), self._optimal_length.copy(), prm[:, 6].copy()
