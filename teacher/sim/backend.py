@@ -77,7 +77,11 @@ class SimBackend(ABC):
 
     @abstractmethod
     def imu(self) -> np.ndarray:
-        """(len(imu_names), 6): gyro xyz rad/s, accel xyz m/s^2 (gravity included), sensor frames."""
+        """(len(imu_names), 6): gyro xyz rad/s, accel xyz m/s^2 (gravity included), sensor frames.
+
+        Readings may lag the state by at most one physics step (MuJoCo evaluates sensors at the start
+        of a step: 2 ms at the default rate), well inside real IMU latency.
+        """
 
     @abstractmethod
     def foot_positions_for(self, joint_angles: np.ndarray) -> np.ndarray:

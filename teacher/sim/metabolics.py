@@ -13,7 +13,8 @@ negative = shortening):
   not credited back);
 - ``A = u`` if excitation ``u`` exceeds activation ``a``, else ``(u + a) / 2``;
 - the total must not go negative (shortening heat raised to compensate), and the heat rate
-  ``AM + S`` is at least 1 W/kg (Umberger 2003, p. 104).
+  ``AM + S`` of an active muscle (``A > 0``) is at least 1 W/kg (Umberger 2003, p. 104). A muscle
+  with no excitation and no activation costs nothing beyond the basal rate.
 
 Whole-body: ``basal_w_per_kg · body mass + Σ muscle mass · rate``. Muscle mass is
 ``ρ · (F_max / σ) · l_opt`` with ρ = 1059.7 kg/m³, σ = 0.25 MPa specific tension.
@@ -99,7 +100,7 @@ def metabolic_rate(params: MetabolicParams, state: MuscleEnergyState) -> Metabol
 
     deficit = am + sl + work
     sl = np.where(deficit < 0.0, sl - deficit, sl)
-    heat = np.maximum(am + sl, 1.0)
+    heat = np.where(a_dep > 0.0, np.maximum(am + sl, 1.0), am + sl)
     per_muscle = (heat + work) * params.muscle_mass_kg
     basal = params.basal_w_per_kg * params.body_mass_kg
     return MetabolicRate(float(basal + per_muscle.sum()), basal, per_muscle, am, sl, work)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+import teacher.config  # noqa: F401  (registers kind: sim)
 from firmware_bridge.config import ConfigError, kind_of, known_kinds, load_config
 
 

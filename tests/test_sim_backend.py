@@ -1,0 +1,87 @@
+"""The MuJoCo backend: slope gravity, device and body masses, IMU kinematics, exo torque sign."""
+
+from __future__ import annotations
+
+import math
+
+import mujoco
+import numpy as np
+import pytest
+
+from teacher.sim.backend import JOINTS
+from teacher.sim.model import _device_bodies_by_segment
+from teacher.sim.mujoco_backend import MujocoBackend
+
+
+@pytest.fixture(scope="module")
+def backend(device_config, subject_config) -> MujocoBackend:
+    return MujocoBackend(device_config, subject_config)
+
+
+@pytest.mark.parametrize("slope_deg", [-10.0, 0.0, 5.0, 10.0])
+def test_standing_model_on_a_slope_feels_the_tilted_gravity(backend, slope_deg):
+    backend.set_slope(slope_deg)
+    backend.reset()
+    m, d = backend.model, backend.data
+    d.qacc[:] = 0.0
+    mujoco.mj_inverse(m, d)  # sensors for a body held still
+    pelvis_site = m.site("imu_pelvis").id
+    specific_force_world = d.site_xmat[pelvis_site].reshape(3, 3) @ backend.imu()[0, 3:]
+    theta = math.radians(slope_deg)
+    g = backend.gravity_m_s2
+    # uphill: gravity pulls backwards, so a still sensor feels +g·sin(theta) forwards
+    np.testing.assert_allclose(specific_force_world, [g * math.sin(theta), 0.0, g * math.cos(theta)], atol=1e-9)
+    backend.set_slope(0.0)
+
+
+def test_device_and_body_masses_follow_the_configs(backend, device_config, subject_config):
+    m = backend.model
+    groups = _device_bodies_by_segment(m)
+    for segment, bodies in groups.items():
+        assert sum(m.body_mass[b] for b in bodies) == pytest.approx(device_config.segment_masses_kg[segment])
+    device_total = sum(device_config.segment_masses_kg.values())
+    assert backend.body_mass_kg == pytest.approx(subject_config.body_mass_kg + device_total)
+
+
+def test_reset_puts_the_lowest_foot_point_on_the_ground(backend):
+    angles = np.array([0.0, 0.4, -0.2, 0.0, -0.15, -0.1, 0.1])
+    backend.reset(angles)
+    assert backend._lowest_foot_point() == pytest.approx(0.0, abs=1e-9)
+    np.testing.assert_allclose(backend.body_state().joint_angles, angles)
+
+
+def test_thigh_gyro_matches_finite_difference_of_hip_angle_plus_pelvis_tilt(backend):
+    backend.reset(forward_speed_m_s=0.0)
+    rng = np.random.default_rng(3)
+    gyro, angle = [], []
+    for k in range(400):
+        if k % 50 == 0:
+            excitations = rng.uniform(0.0, 0.6, len(backend.muscle_names))
+        backend.step(excitations, np.zeros(2), substeps=1)
+        state = backend.body_state()
+        gyro.append(backend.imu()[1:, 2])  # thigh_r, thigh_l gyro_z: the sagittal axis
+        angle.append(state.joint_angles[[1, 4]] + state.joint_angles[0])
+    gyro, angle = np.array(gyro), np.array(angle)
+    rate = np.gradient(angle, backend.physics_dt_s, axis=0)
+    # MuJoCo evaluates sensors at the start of a physics step: reading k belongs to state k - 1.
+    for side in range(2):
+        error = rate[2:-3, side] - gyro[3:-2, side]
+        scale = np.sqrt(np.mean(gyro[:, side] ** 2))
+        assert scale > 0.3  # the legs really moved
+        assert np.sqrt(np.mean(error**2)) < 0.05 * scale
+
+
+def test_positive_exo_torque_acts_in_hip_flexion(backend):
+    zero = np.zeros(len(backend.muscle_names))
+    backend.reset()
+    backend.step(zero, np.array([0.0, 0.0]))
+    baseline = backend.data.qfrc_actuator[backend._hip_dofs].copy()
+    backend.reset()
+    backend.step(zero, np.array([20.0, -7.5]))
+    np.testing.assert_allclose(backend.data.qfrc_actuator[backend._hip_dofs] - baseline, [20.0, -7.5], atol=1e-9)
+
+
+def test_joint_order_and_muscle_names(backend):
+    assert JOINTS[1:4] == ("hip_r", "knee_r", "ankle_r")
+    assert len(backend.muscle_names) == 22 and backend.muscle_names[0].endswith("_r")
+    assert backend.imu().shape == (3, 6)

@@ -1,0 +1,89 @@
+"""The Gymnasium env: checker, determinism, the device's shaping chain in the loop, exo off, impairment."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+from firmware_bridge.config import load_config
+from firmware_bridge.config.paths import default_config
+from firmware_bridge.shaping import ShaperState, shape_step
+from teacher.config import SimConfig
+from teacher.env import ENV_ID, HipExoWalkerEnv
+
+
+@pytest.fixture(scope="module")
+def sim_config() -> SimConfig:
+    return load_config(default_config("sim"), SimConfig)
+
+
+@pytest.fixture(scope="module")
+def env_exo_on(sim_config) -> HipExoWalkerEnv:
+    return HipExoWalkerEnv(dataclasses.replace(sim_config, exo_enabled=True, max_excitation={"soleus_r": 0.05}))
+
+
+def test_registered_env_passes_the_gymnasium_checker():
+    env = gym.make(ENV_ID).unwrapped
+    check_env(env, skip_render_check=True)
+
+
+def test_same_seed_same_trajectory(env_exo_on):
+    actions = np.random.default_rng(0).uniform(0, 1, (20, env_exo_on.action_space.shape[0])).astype(np.float32)
+    runs = []
+    for _ in range(2):
+        obs, _ = env_exo_on.reset(seed=123)
+        trace = [obs]
+        for action in actions:
+            trace.append(env_exo_on.step(action)[0])
+        runs.append(np.array(trace))
+    np.testing.assert_array_equal(runs[0], runs[1])
+
+
+def test_exo_torque_is_the_device_shaping_chain_output(env_exo_on):
+    env_exo_on.reset(seed=5, options={"speed_m_s": 1.25, "slope_deg": 0.0})
+    action = np.full(env_exo_on.action_space.shape, 0.1, dtype=np.float32)
+    action[-2:] = [0.8, -0.4]
+    expected_state = ShaperState.initial(env_exo_on.shaping)
+    for _ in range(10):
+        info = env_exo_on.step(action)[4]
+        for applied in info["exo_torque_nm"]:
+            expected = shape_step(env_exo_on.shaping, expected_state, float(action[-2]), float(action[-1]))
+            np.testing.assert_array_equal(applied, [expected.right_nm, expected.left_nm])
+    assert info["exo_torque_nm"][-1][0] > 0.0 > info["exo_torque_nm"][-1][1]
+
+
+def test_exo_command_is_ignored_when_the_exo_is_off(sim_config):
+    env = HipExoWalkerEnv(dataclasses.replace(sim_config, exo_enabled=False))
+    env.reset(seed=1)
+    action = np.ones(env.action_space.shape, dtype=np.float32)
+    for _ in range(5):
+        info = env.step(action)[4]
+        assert np.all(info["exo_torque_nm"] == 0.0)
+
+
+def test_impairment_caps_the_excitation(env_exo_on):
+    env_exo_on.reset(seed=2)
+    env_exo_on.step(np.ones(env_exo_on.action_space.shape, dtype=np.float32))
+    soleus = env_exo_on.backend.muscle_names.index("soleus_r")
+    assert env_exo_on.backend.data.ctrl[env_exo_on.backend._muscles[soleus]] == pytest.approx(0.05)
+
+
+def test_falling_terminates_the_episode(env_exo_on):
+    env_exo_on.reset(seed=3, options={"speed_m_s": 1.2})
+    zero = np.zeros(env_exo_on.action_space.shape, dtype=np.float32)
+    for step in range(100):
+        _, _, terminated, truncated, info = env_exo_on.step(zero)
+        if terminated:
+            break
+    assert terminated and not truncated and step < 100
+    assert info["imu"].shape == (2, 3, 6)
+
+
+def test_reset_options_set_speed_and_slope(env_exo_on):
+    _, info = env_exo_on.reset(seed=0, options={"speed_m_s": 0.9, "slope_deg": -5.0})
+    assert (info["speed_m_s"], info["slope_deg"]) == (0.9, -5.0)
+    assert env_exo_on.backend.model.opt.gravity[0] > 0.0  # downhill: gravity pulls forwards
