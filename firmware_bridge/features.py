@@ -92,6 +92,7 @@ class FeatureWindow:
         self._source = _source_index(spec, spec.imu_names)
         self._mean, self._inv_std = _normalisation(spec)
         self._raw = np.zeros(6 * len(self.imu_ids))
+        self._row = np.zeros(len(spec.channels))
         self._ring = np.zeros((2 * spec.window, len(spec.channels)), dtype=np.float32)
         self._last_seq: dict[int, int] = {}
         self.gaps = dict.fromkeys(self.imu_ids, 0)
@@ -136,11 +137,13 @@ class FeatureWindow:
 
         Returns True when a channel was not finite (it is stored as 0 so it cannot poison the model).
         """
-        row = (imu_values[self._source] - self._mean) * self._inv_std
-        finite = np.isfinite(row)
-        nonfinite = not finite.all()
+        row = self._row  # preallocated: no allocation on the device loop's fast path
+        np.take(imu_values, self._source, out=row)
+        np.subtract(row, self._mean, out=row)
+        np.multiply(row, self._inv_std, out=row)
+        nonfinite = not math.isfinite(row.sum())  # any NaN/inf (or overflow) makes the sum non-finite
         if nonfinite:
-            row[~finite] = 0.0
+            row[~np.isfinite(row)] = 0.0
         window = self.spec.window
         self._ring[self._pos] = row
         self._ring[self._pos + window] = row
