@@ -11,6 +11,7 @@ import pytest
 from teacher.sim.backend import JOINTS
 from teacher.sim.model import _device_bodies_by_segment
 from teacher.sim.mujoco_backend import MujocoBackend
+from teacher.sim.muscle_curves import force_length, force_velocity
 
 
 @pytest.fixture(scope="module")
@@ -85,3 +86,39 @@ def test_joint_order_and_muscle_names(backend):
     assert JOINTS[1:4] == ("hip_r", "knee_r", "ankle_r")
     assert len(backend.muscle_names) == 22 and backend.muscle_names[0].endswith("_r")
     assert backend.imu().shape == (3, 6)
+
+
+def test_vectorised_muscle_curves_match_mujoco(backend):
+    """The numpy force-length/velocity curves equal mju_muscleGain for every muscle across its range."""
+    m = backend.model
+    rng = np.random.default_rng(3)
+    for k, i in enumerate(backend._muscles):
+        prm, lr, acc0 = m.actuator_gainprm[i, :9], m.actuator_lengthrange[i], m.actuator_acc0[i]
+        l_opt, offset = backend._optimal_length[k], backend._length_offset[k]
+        length_norm = rng.uniform(-0.2, 2.2, 400)
+        velocity_norm = rng.uniform(-1.3, 1.3, 400)  # in units of vmax
+        lengths, velocities = offset + length_norm * l_opt, velocity_norm * prm[6] * l_opt
+        expected = np.array(
+            [-mujoco.mju_muscleGain(x, v, lr, acc0, prm) for x, v in zip(lengths, velocities, strict=True)]
+        )
+        fl = force_length(length_norm, backend._lmin[k : k + 1], backend._lmax[k : k + 1])
+        fv = force_velocity(velocity_norm, backend._fvmax[k : k + 1])
+        np.testing.assert_allclose(prm[2] * fl * fv, expected, rtol=1e-9, atol=1e-9)
+
+
+def test_muscle_state_active_force_is_gain_times_activation(backend):
+    backend.reset()
+    zero = np.zeros(2)
+    backend.step(np.full(len(backend.muscle_names), 0.7), zero, substeps=20)
+    state = backend.muscle_state()
+    m, d = backend.model, backend.data
+    for k, i in enumerate(backend._muscles):
+        gain = -mujoco.mju_muscleGain(
+            d.actuator_length[i],
+            d.actuator_velocity[i],
+            m.actuator_lengthrange[i],
+            m.actuator_acc0[i],
+            m.actuator_gainprm[i, :9],
+        )
+        assert state.active_force_n[k] == pytest.approx(gain * d.act[m.actuator_actadr[i]], rel=1e-9, abs=1e-9)
+    assert state.activation.min() > 0.3

@@ -73,6 +73,7 @@ class HipExoWalkerEnv(gym.Env):
             high=np.ones(n + 2, dtype=np.float32),
         )
         self.control_dt = 1.0 / self.config.control_rate_hz
+        self._lookahead_s = np.array(self.config.reference_lookahead_s)
         self._max_steps = round(self.config.episode_s * self.config.control_rate_hz)
         self.speed = self.slope = self.phase = 0.0
         self._reset_internal(1.0, 0.0, 0.0)
@@ -156,10 +157,9 @@ class HipExoWalkerEnv(gym.Env):
 
     def _observation(self, body, muscles) -> np.ndarray:
         weight = self.backend.body_mass_kg * 9.81
-        future = []
-        for dt in self.config.reference_lookahead_s:
-            ahead = (self.phase + dt / self.reference.stride_time_s(self.speed)) % 1.0
-            future.append(self.reference.sample(self.speed, ahead).angles_rad.reshape(-1) - body.joint_angles[1:])
+        stride = self.reference.stride_time_s(self.speed)
+        ahead, _, _ = self.reference.sample_phases(self.speed, self.phase + self._lookahead_s / stride)
+        future = ahead.reshape(len(self._lookahead_s), -1) - body.joint_angles[1:]
         shaped = np.array(self.shaper.output_nm) / self.shaping.full_scale_nm
         obs = np.concatenate(
             [
@@ -176,7 +176,7 @@ class HipExoWalkerEnv(gym.Env):
                 body.foot_positions.reshape(-1),
                 body.foot_velocities.reshape(-1) / 5.0,
                 [self.speed, self.slope / 10.0, math.sin(2 * math.pi * self.phase), math.cos(2 * math.pi * self.phase)],
-                np.concatenate(future),
+                future.reshape(-1),
                 shaped,
             ]
         )

@@ -11,6 +11,7 @@ from firmware_bridge.config import DeviceConfig, SubjectConfig
 from teacher.sim.backend import JOINTS, BodyState, SimBackend
 from teacher.sim.metabolics import MuscleEnergyState
 from teacher.sim.model import EXO_ACTUATOR_FULL_SCALE_NM, EXO_ACTUATORS, build_model
+from teacher.sim.muscle_curves import force_length, force_velocity
 
 MODEL_JOINTS = {
     "pelvis_tilt": "pelvis_tilt",
@@ -62,6 +63,16 @@ class MujocoBackend(SimBackend):
         rng = m.actuator_gainprm[self._muscles, :2]
         self._optimal_length = (lr[:, 1] - lr[:, 0]) / (rng[:, 1] - rng[:, 0])
         self._length_offset = lr[:, 0] - rng[:, 0] * self._optimal_length
+        prm = m.actuator_gainprm[self._muscles]
+        self._f_max, self._lmin, self._lmax, self._vmax, self._fvmax = (
+            prm[:, 2],
+            prm[:, 4],
+            prm[:, 5],
+            prm[:, 6],
+            prm[:, 8],
+        )
+        self._actadr = m.actuator_actadr[self._muscles]
+        self._exo_scale = 1.0 / EXO_ACTUATOR_FULL_SCALE_NM
         self._velocity = np.zeros(6)
         self._scratch = mujoco.MjData(m)
         self.reset()
@@ -109,8 +120,10 @@ class MujocoBackend(SimBackend):
     # --- stepping ----------------------------------------------------------------------------------
     def step(self, excitations: np.ndarray, exo_torque_nm: np.ndarray, substeps: int = 1) -> None:
         d = self.data
-        d.ctrl[self._muscles] = np.clip(excitations, 0.0, 1.0)
-        d.ctrl[self._exo] = np.clip(np.asarray(exo_torque_nm) / EXO_ACTUATOR_FULL_SCALE_NM, -1.0, 1.0)
+        # MuJoCo clamps ctrl to each actuator's ctrlrange (ctrllimited), so no clipping here.
+        d.ctrl[self._muscles] = excitations
+        d.ctrl[self._exo] = exo_torque_nm
+        d.ctrl[self._exo] *= self._exo_scale
         mujoco.mj_step(self.model, d, nstep=substeps)
 
     # --- readings ----------------------------------------------------------------------------------
@@ -138,24 +151,22 @@ class MujocoBackend(SimBackend):
         )
 
     def muscle_state(self) -> MuscleEnergyState:
-        m, d = self.model, self.data
+        d = self.data
         lengths = d.actuator_length[self._muscles]
         velocities = d.actuator_velocity[self._muscles]
-        force_length = np.empty(len(self._muscles))
-        active = np.empty(len(self._muscles))
-        for k, i in enumerate(self._muscles):
-            prm, lr, acc0 = m.actuator_gainprm[i, :9], m.actuator_lengthrange[i], m.actuator_acc0[i]
-            f0 = prm[2]
-            force_length[k] = -mujoco.mju_muscleGain(lengths[k], 0.0, lr, acc0, prm) / f0
-            active[k] = -mujoco.mju_muscleGain(lengths[k], velocities[k], lr, acc0, prm) * d.act[m.actuator_actadr[i]]
+        length_norm = (lengths - self._length_offset) / self._optimal_length
+        velocity_lopt = velocities / self._optimal_length
+        activation = d.act[self._actadr]
+        fl = force_length(length_norm, self._lmin, self._lmax)
+        fv = force_velocity(velocity_lopt / self._vmax, self._fvmax)
         return MuscleEnergyState(
             excitation=d.ctrl[self._muscles].copy(),
-            activation=d.act[m.actuator_actadr[self._muscles]].copy(),
-            fiber_length_norm=(lengths - self._length_offset) / self._optimal_length,
-            fiber_velocity_lopt=velocities / self._optimal_length,
+            activation=activation.copy(),
+            fiber_length_norm=length_norm,
+            fiber_velocity_lopt=velocity_lopt,
             fiber_velocity_m_s=velocities.copy(),
-            active_force_n=active,
-            force_length_multiplier=force_length,
+            active_force_n=self._f_max * fl * fv * activation,
+            force_length_multiplier=fl,
         )
 
     def imu(self) -> np.ndarray:
@@ -169,5 +180,4 @@ class MujocoBackend(SimBackend):
         return (scratch.xpos[self._feet] - scratch.xpos[self._pelvis])[:, [0, 2]]
 
     def muscle_parameters(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        prm = self.model.actuator_gainprm[self._muscles]
-        return prm[:, 2].copy(), self._optimal_length.copy(), prm[:, 6].copy()
+        return self._f_max.copy(), self._optimal_length.copy(), self._vmax.copy()

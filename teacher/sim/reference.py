@@ -19,6 +19,8 @@ MOMENT_COLUMNS = ("hip_moment_nm_per_kg", "knee_moment_nm_per_kg", "ankle_moment
 MODEL_ANGLE_SIGN = np.array([1.0, -1.0, 1.0])
 """Dataset → model sign for (hip, knee, ankle): the model's knee angle is negative in flexion."""
 SAMPLES = 101
+SIDE_PHASE_OFFSETS = np.array([0.0, 0.5])
+"""The left leg follows the right half a cycle later."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,8 @@ class ReferenceGait:
         self.table = table
         self.stride_length_at_1_25_m = stride_length_at_1_25_m
         self.stride_length_exponent = stride_length_exponent
+        self._cached_speed: float | None = None
+        self._cached: tuple[np.ndarray, np.ndarray, float] = (table[0], table[0], 0.0)
 
     def stride_time_s(self, speed_m_s: float) -> float:
         """Stride duration from a power-law stride length (Grieve-style), longer strides when faster."""
@@ -58,18 +62,28 @@ class ReferenceGait:
         return (1.0 - w) * self.table[k] + w * self.table[k + 1]
 
     def sample(self, speed_m_s: float, phase: float) -> GaitSample:
-        curves = self.curves(speed_m_s)
-        stride = self.stride_time_s(speed_m_s)
-        angles = np.empty((2, 3))
-        velocities = np.empty((2, 3))
-        moments = np.empty(2)
-        for side, offset in enumerate((0.0, 0.5)):
-            x = ((phase + offset) % 1.0) * (SAMPLES - 1)
-            i = int(x) % (SAMPLES - 1)
-            w = x - int(x)
-            nxt = curves[i + 1]
-            value = (1.0 - w) * curves[i] + w * nxt
-            angles[side] = np.deg2rad(value[:3]) * MODEL_ANGLE_SIGN
-            velocities[side] = np.deg2rad(nxt[:3] - curves[i][:3]) * (SAMPLES - 1) / stride * MODEL_ANGLE_SIGN
-            moments[side] = value[3]
-        return GaitSample(angles, velocities, moments)
+        angles, velocities, moments = self.sample_phases(speed_m_s, np.array([phase]))
+        return GaitSample(angles[0], velocities[0], moments[0])
+
+    def sample_phases(self, speed_m_s: float, phases: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Vectorised :meth:`sample` over phases: angles and velocities (n, side, joint), hip moments (n, side)."""
+        rad, moments, stride = self._model_curves(speed_m_s)
+        x = ((np.asarray(phases)[:, None] + SIDE_PHASE_OFFSETS) % 1.0) * (SAMPLES - 1)
+        i = np.minimum(x.astype(int), SAMPLES - 2)
+        w = (x - i)[..., None]
+        angles = (1.0 - w) * rad[i] + w * rad[i + 1]
+        velocities = (rad[i + 1] - rad[i]) * ((SAMPLES - 1) / stride)
+        hip = (1.0 - w[..., 0]) * moments[i] + w[..., 0] * moments[i + 1]
+        return angles, velocities, hip
+
+    def _model_curves(self, speed_m_s: float) -> tuple[np.ndarray, np.ndarray, float]:
+        """Angle curves in model sign and radians, hip moments, stride time; cached (a speed holds per episode)."""
+        if self._cached_speed != speed_m_s:
+            curves = self.curves(speed_m_s)
+            self._cached = (
+                np.deg2rad(curves[:, :3]) * MODEL_ANGLE_SIGN,
+                curves[:, 3].copy(),
+                self.stride_time_s(speed_m_s),
+            )
+            self._cached_speed = speed_m_s
+        return self._cached
