@@ -96,3 +96,32 @@ def test_help_is_available_everywhere():
         with pytest.raises(SystemExit) as exit_info:
             main(argv)
         assert exit_info.value.code == 0
+
+
+def test_extends_deep_merges_over_the_base_and_checks_it(tmp_path):
+    write(tmp_path, "kind: runtime\nbaud: 460800\nwatchdog: {imu_stale_s: 0.05, overrun_streak: 9}\n", "base.yaml")
+    child = write(tmp_path, "kind: runtime\nextends: base.yaml\nwatchdog: {imu_stale_s: 0.02}\n", "child.yaml")
+    config = load_config(child, RuntimeConfig)
+    assert config.baud == 460800
+    assert config.watchdog.imu_stale_s == 0.02 and config.watchdog.overrun_streak == 9
+    write(tmp_path, "kind: device\n", "other.yaml")
+    with pytest.raises(ConfigError, match="is kind 'device'"):
+        load_config(write(tmp_path, "kind: runtime\nextends: other.yaml\n", "bad.yaml"))
+    with pytest.raises(ConfigError, match="leads back to itself"):
+        load_config(write(tmp_path, "kind: runtime\nextends: loop.yaml\n", "loop.yaml"))
+    with pytest.raises(ConfigError, match="no such file"):
+        load_config(write(tmp_path, "kind: runtime\nextends: missing.yaml\n", "orphan.yaml"))
+
+
+def test_stage_two_sim_config_turns_the_exo_on_and_keeps_the_base_rates():
+    from teacher.config import SimConfig
+
+    base, assist = (
+        load_config(default_config("sim"), SimConfig),
+        load_config(default_config("sim", "assist"), SimConfig),
+    )
+    assert assist.exo_enabled and not base.exo_enabled
+    assert assist.slope_range_deg == [-10.0, 10.0]
+    assert assist.reward.effort.weight > base.reward.effort.weight
+    assert assist.reward.joint_position.gain < base.reward.joint_position.gain
+    assert assist.reward.root == base.reward.root and assist.control_rate_hz == base.control_rate_hz

@@ -213,11 +213,13 @@ def read_yaml(path: str | Path) -> Any:
 
 
 def load_config(path: str | Path, expected: type[T] | None = None) -> T:
-    """Load a ``kind:``-tagged YAML file into its registered dataclass (optionally checking the kind)."""
+    """Load a ``kind:``-tagged YAML file into its registered dataclass (optionally checking the kind).
+
+    ``extends: OTHER.yaml`` (relative to the file) starts from another file of the same kind and
+    deep-merges this file's values over it, so a variant states only what differs.
+    """
     source = str(path)
-    data = read_yaml(path)
-    if not isinstance(data, Mapping):
-        raise ConfigError(source, [f"top level: expected a mapping with a 'kind' field, got {_describe(data)}"])
+    data = _read_with_bases(Path(path), [])
     kind = data.get("kind")
     if kind not in _KINDS:
         raise ConfigError(source, [f"kind: must be one of {known_kinds()} (got {_describe(kind)})"])
@@ -227,3 +229,37 @@ def load_config(path: str | Path, expected: type[T] | None = None) -> T:
         raise ConfigError(source, [f"kind: expected {wanted[0] if wanted else expected.__name__!r}, got {kind!r}"])
     body = {k: v for k, v in data.items() if k != "kind"}
     return build(cls, body, source)
+
+
+def _read_with_bases(path: Path, chain: list[Path]) -> dict[str, Any]:
+    source = str(path)
+    data = read_yaml(path)
+    if not isinstance(data, Mapping):
+        raise ConfigError(source, [f"top level: expected a mapping with a 'kind' field, got {_describe(data)}"])
+    base_name = data.get("extends")
+    data = {k: v for k, v in data.items() if k != "extends"}
+    if base_name is None:
+        return data
+    if not isinstance(base_name, str):
+        raise ConfigError(source, [f"extends: expected a file name, got {_describe(base_name)}"])
+    base_path = (path.parent / base_name).resolve()
+    if base_path in chain:
+        raise ConfigError(source, [f"extends: {base_name} leads back to itself"])
+    if not base_path.is_file():
+        raise ConfigError(source, [f"extends: no such file {base_path}"])
+    base = _read_with_bases(base_path, [*chain, path.resolve()])
+    if base.get("kind") != data.get("kind"):
+        raise ConfigError(
+            source, [f"extends: {base_name} is kind {base.get('kind')!r}, this file {data.get('kind')!r}"]
+        )
+    return _deep_merge(base, data)
+
+
+def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged

@@ -28,6 +28,12 @@ from teacher.sim.reference import ReferenceGait
 ENV_ID = "hipexo/HipExoWalker-v0"
 
 
+def action_bounds(n_muscles: int) -> tuple[np.ndarray, np.ndarray]:
+    """Excitations in [0, 1] per muscle, then the right and left exo commands in [-1, 1]."""
+    low = np.r_[np.zeros(n_muscles), -np.ones(2)].astype(np.float32)
+    return low, np.ones(n_muscles + 2, dtype=np.float32)
+
+
 def muscle_group(name: str) -> str:
     return name.rsplit("_", 1)[0]
 
@@ -63,15 +69,10 @@ class HipExoWalkerEnv(gym.Env):
             body_mass_kg=backend.body_mass_kg,
         )
         self._f_max = f_max
-        unknown = set(self.config.max_excitation) - set(names)
-        if unknown:
-            raise ValueError(f"max_excitation names unknown muscles {sorted(unknown)}; muscles are {list(names)}")
-        self.max_excitation = np.array([self.config.max_excitation.get(n, 1.0) for n in names])
+        self.max_excitation = self._excitation_limits(self.config)
         n = len(names)
-        self.action_space = gym.spaces.Box(
-            low=np.r_[np.zeros(n), -np.ones(2)].astype(np.float32),
-            high=np.ones(n + 2, dtype=np.float32),
-        )
+        low, high = action_bounds(n)
+        self.action_space = gym.spaces.Box(low=low, high=high)
         self.control_dt = 1.0 / self.config.control_rate_hz
         self._lookahead_s = np.array(self.config.reference_lookahead_s)
         self._max_steps = round(self.config.episode_s * self.config.control_rate_hz)
@@ -137,6 +138,8 @@ class HipExoWalkerEnv(gym.Env):
             "imu": np.stack(imu),
             "exo_torque_nm": np.stack(torques),
             "metabolic_w_per_kg": energy.total_w / mass,
+            "joint_tracking": rewards.tracking(errors["joint_position"], self.config.reward.joint_position.gain),
+            "forward_velocity_m_s": float(body.com_velocity[0]),
             "reward_terms": terms,
             "phase": self.phase,
             "speed_m_s": self.speed,
@@ -144,7 +147,33 @@ class HipExoWalkerEnv(gym.Env):
         }
         return self._observation(body, muscles), float(reward), terminated, truncated, info
 
+    def set_sim_config(self, config: SimConfig) -> None:
+        """Switch conditions, rewards or the exo (a curriculum stage); takes effect from the next reset.
+
+        Rates and the reference gait must stay as they are: the policy's observation and action depend on them.
+        """
+        fixed = (
+            "physics_dt_s",
+            "control_rate_hz",
+            "device_rate_hz",
+            "reference_lookahead_s",
+            "stride_length_at_1_25_m",
+        )
+        changed = [name for name in fixed if getattr(config, name) != getattr(self.config, name)]
+        if changed:
+            raise ValueError(f"a running env cannot change {', '.join(changed)}; these fix the policy's interface")
+        self.config = config
+        self.max_excitation = self._excitation_limits(config)
+        self._max_steps = round(config.episode_s * config.control_rate_hz)
+
     # --- internals ---------------------------------------------------------------------------------
+    def _excitation_limits(self, config: SimConfig) -> np.ndarray:
+        names = self.backend.muscle_names
+        unknown = set(config.max_excitation) - set(names)
+        if unknown:
+            raise ValueError(f"max_excitation names unknown muscles {sorted(unknown)}; muscles are {list(names)}")
+        return np.array([config.max_excitation.get(n, 1.0) for n in names])
+
     def _reset_internal(self, speed: float, slope: float, phase: float) -> None:
         self.speed, self.slope, self.phase = speed, slope, phase
         self.backend.set_slope(slope)

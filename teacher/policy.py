@@ -1,0 +1,45 @@
+"""A trained teacher as a plain function of the privileged observation, for evaluation, distillation and HIL.
+
+Loads any checkpoint written by ``hipexo teacher train`` (whatever its stage or step count), applies the
+saved observation normaliser and maps the policy's [-1, 1] action back to the env's action space.
+"""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+from stable_baselines3 import PPO, SAC
+
+from teacher.config import SimConfig
+from teacher.env.walker import action_bounds
+from teacher.training import checkpoint
+from teacher.training.train import load_stage_sim_config
+
+
+class TeacherPolicy:
+    def __init__(self, run_dir: Path, stage: str | None = None):
+        self.run_dir = Path(run_dir)
+        state = checkpoint.read_state(self.run_dir)
+        self.state = state
+        self.total_steps: int = state["total_steps"]
+        self.stage: str = stage or state["curriculum"]["stage_name"]
+        self.sim_config: SimConfig = load_stage_sim_config(state, self.stage)
+        folder = checkpoint.checkpoint_dir(self.run_dir)
+        algorithm = PPO if state["algorithm"] == "ppo" else SAC
+        self.model = algorithm.load(folder / checkpoint.MODEL, device="cpu")
+        with open(folder / checkpoint.NORMALISER, "rb") as f:
+            normaliser = pickle.load(f)
+        self._obs_mean = normaliser.obs_rms.mean.astype(np.float32)
+        self._obs_scale = (1.0 / np.sqrt(normaliser.obs_rms.var + normaliser.epsilon)).astype(np.float32)
+        self._clip = float(normaliser.clip_obs)
+        self._env_low, self._env_high = action_bounds(self.model.action_space.shape[0] - 2)
+        self.hash = checkpoint.checkpoint_hash(self.run_dir)
+
+    def act(self, observation: np.ndarray) -> np.ndarray:
+        """Deterministic action in the env's own space: excitations 0..1, then exo commands -1..1."""
+        normalised = np.clip((observation - self._obs_mean) * self._obs_scale, -self._clip, self._clip)
+        action, _ = self.model.predict(normalised, deterministic=True)
+        unit = np.clip(action, -1.0, 1.0)
+        return self._env_low + (unit + 1.0) * 0.5 * (self._env_high - self._env_low)

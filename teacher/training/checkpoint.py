@@ -1,0 +1,77 @@
+"""Checkpoint layout of a teacher run directory, written atomically so a crash never leaves half a checkpoint.
+
+RUN_DIR/checkpoint/model.zip        SB3 policy + optimiser (+ step counters)
+RUN_DIR/checkpoint/vecnormalize.pkl observation/return normaliser statistics
+RUN_DIR/checkpoint/state.json       curriculum, total steps, wall time, each stage's sim config
+RUN_DIR/checkpoint/rng.pkl          Python, NumPy and torch RNG states
+RUN_DIR/checkpoint/replay_buffer.pkl  (SAC only)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+import random
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+CHECKPOINT = "checkpoint"
+MODEL = "model.zip"
+NORMALISER = "vecnormalize.pkl"
+STATE = "state.json"
+RNG = "rng.pkl"
+REPLAY_BUFFER = "replay_buffer.pkl"
+
+
+def checkpoint_dir(run_dir: Path) -> Path:
+    return Path(run_dir) / CHECKPOINT
+
+
+def save_checkpoint(run_dir: Path, model: Any, normaliser: Any, state: dict[str, Any]) -> Path:
+    """Write into a temporary folder, then swap it in place of the previous checkpoint."""
+    final = checkpoint_dir(run_dir)
+    staging = final.with_name(CHECKPOINT + ".tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    model.save(staging / MODEL)
+    normaliser.save(str(staging / NORMALISER))
+    if hasattr(model, "save_replay_buffer"):
+        model.save_replay_buffer(staging / REPLAY_BUFFER)
+    with open(staging / RNG, "wb") as f:
+        pickle.dump({"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}, f)
+    (staging / STATE).write_text(json.dumps(state, indent=2))
+    previous = final.with_name(CHECKPOINT + ".old")
+    shutil.rmtree(previous, ignore_errors=True)
+    if final.exists():
+        final.rename(previous)
+    staging.rename(final)
+    shutil.rmtree(previous, ignore_errors=True)
+    return final
+
+
+def read_state(run_dir: Path) -> dict[str, Any]:
+    path = checkpoint_dir(run_dir) / STATE
+    if not path.is_file():
+        raise FileNotFoundError(f"{run_dir}: no teacher checkpoint (expected {path})")
+    return json.loads(path.read_text())
+
+
+def restore_rng(run_dir: Path) -> None:
+    with open(checkpoint_dir(run_dir) / RNG, "rb") as f:
+        states = pickle.load(f)
+    random.setstate(states["python"])
+    np.random.set_state(states["numpy"])
+    torch.set_rng_state(states["torch"])
+
+
+def checkpoint_hash(run_dir: Path) -> str:
+    """SHA-256 over the policy and normaliser: the teacher's identity in datasets and bundles."""
+    digest = hashlib.sha256()
+    for name in (MODEL, NORMALISER):
+        digest.update((checkpoint_dir(run_dir) / name).read_bytes())
+    return digest.hexdigest()

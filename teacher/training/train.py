@@ -1,0 +1,314 @@
+"""``hipexo teacher train``: Stable-Baselines3 on the walker, read top to bottom.
+
+Envs run in subprocesses behind ``VecNormalize``; the policy acts on a [-1, 1] action scale
+(``RescaleAction``), which is what SB3's Gaussian policies expect. One callback does the bookkeeping:
+episode summaries for the curriculum, stage switches, checkpoints and the progress bar, all at rollout
+boundaries, where the learner's state is complete (policy updated, rollout buffer empty), so that a
+resumed run continues exactly from the checkpoint.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+from stable_baselines3 import PPO, SAC
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecNormalize
+from tqdm import tqdm
+
+from firmware_bridge.config import load_config
+from firmware_bridge.config.paths import REPO_ROOT
+from firmware_bridge.config.schema import build
+from teacher.config import SimConfig
+from teacher.training import checkpoint
+from teacher.training.config import TeacherConfig
+from teacher.training.curriculum import Curriculum, EpisodeSummary
+
+PROGRESS_FIELDS = (
+    "step",
+    "wall_s",
+    "stage",
+    "episodes",
+    "fall_rate",
+    "joint_tracking",
+    "speed_error_m_s",
+    "mean_episode_steps",
+    "env_steps_per_s",
+)
+
+
+def make_env(sim_config: SimConfig) -> Callable[[], gym.Env]:
+    def thunk() -> gym.Env:
+        from teacher.env import HipExoWalkerEnv
+
+        return gym.wrappers.RescaleAction(HipExoWalkerEnv(sim_config), -1.0, 1.0)
+
+    return thunk
+
+
+def linear_decay(initial: float) -> Callable[[float], float]:
+    """SB3 schedule: ``progress_remaining`` goes 1 → 0 over the run's total steps."""
+
+    def schedule(progress_remaining: float) -> float:
+        return initial * progress_remaining
+
+    return schedule
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    total_steps: int
+    wall_s: float
+    stage: str
+    steps_this_sitting: int
+
+
+class TeacherTrainer:
+    """One training sitting: fresh or resumed from ``run_dir/checkpoint``."""
+
+    def __init__(self, config_path: Path, run_dir: Path | None = None, resume: bool = False):
+        self.config_path = Path(config_path)
+        self.config = load_config(self.config_path, TeacherConfig)
+        self.run_dir = Path(run_dir) if run_dir else REPO_ROOT / self.config.run_dir
+        self.sim_configs = [load_config(self.config_path.parent / s.sim, SimConfig) for s in self.config.stages]
+        self.curriculum = Curriculum(list(self.config.stages))
+        self.total_steps = 0
+        self.wall_s = 0.0
+        if resume:
+            state = checkpoint.read_state(self.run_dir)
+            self.curriculum.load_state_dict(state["curriculum"])
+            self.total_steps = state["total_steps"]
+            self.wall_s = state["wall_s"]
+        elif checkpoint.checkpoint_dir(self.run_dir).exists():
+            raise FileExistsError(f"{self.run_dir} already has a checkpoint: pass --resume, or choose another run dir")
+        self.resume = resume
+
+    # --- setup -------------------------------------------------------------------------------------
+    def _venv(self) -> VecEnv:
+        sim = self.sim_configs[self.curriculum.stage]
+        thunks = [make_env(sim) for _ in range(self.config.n_envs)]
+        venv = SubprocVecEnv(thunks, start_method="forkserver") if self.config.n_envs > 1 else DummyVecEnv(thunks)
+        venv.seed(self.config.seed + self.total_steps)
+        return venv
+
+    def _model(self, venv: VecEnv) -> BaseAlgorithm:
+        ckpt = checkpoint.checkpoint_dir(self.run_dir)
+        tensorboard = str(self.run_dir / "tb")
+        algorithm = PPO if self.config.algorithm == "ppo" else SAC
+        if self.resume:
+            model = algorithm.load(ckpt / checkpoint.MODEL, env=venv, device="cpu", tensorboard_log=tensorboard)
+            if isinstance(model, SAC) and (ckpt / checkpoint.REPLAY_BUFFER).exists():
+                model.load_replay_buffer(ckpt / checkpoint.REPLAY_BUFFER)
+            checkpoint.restore_rng(self.run_dir)
+            return model
+        if self.config.algorithm == "ppo":
+            p = self.config.ppo
+            return PPO(
+                "MlpPolicy",
+                venv,
+                n_steps=p.n_steps,
+                batch_size=p.batch_size,
+                n_epochs=p.n_epochs,
+                learning_rate=p.learning_rate,
+                gamma=p.gamma,
+                gae_lambda=p.gae_lambda,
+                clip_range=p.clip_range,
+                ent_coef=p.ent_coef,
+                vf_coef=p.vf_coef,
+                max_grad_norm=p.max_grad_norm,
+                policy_kwargs={"net_arch": list(p.net_arch), "log_std_init": p.log_std_init},
+                seed=self.config.seed,
+                device="cpu",
+                tensorboard_log=tensorboard,
+            )
+        s = self.config.sac
+        return SAC(
+            "MlpPolicy",
+            venv,
+            learning_rate=linear_decay(s.learning_rate),
+            batch_size=s.batch_size,
+            tau=s.tau,
+            gamma=s.gamma,
+            train_freq=s.train_freq,
+            gradient_steps=s.gradient_steps,
+            buffer_size=s.buffer_size,
+            learning_starts=s.learning_starts,
+            policy_kwargs={"net_arch": list(s.net_arch)},
+            seed=self.config.seed,
+            device="cpu",
+            tensorboard_log=tensorboard,
+        )
+
+    def setup(self) -> tuple[VecNormalize, BaseAlgorithm]:
+        """The normalised vector env and the learner, new or restored from the checkpoint."""
+        venv = self._venv()
+        if self.resume:
+            normaliser = VecNormalize.load(str(checkpoint.checkpoint_dir(self.run_dir) / checkpoint.NORMALISER), venv)
+        else:
+            gamma = self.config.ppo.gamma if self.config.algorithm == "ppo" else self.config.sac.gamma
+            normaliser = VecNormalize(venv, norm_obs=True, norm_reward=True, clip_obs=10.0, gamma=gamma)
+        return normaliser, self._model(normaliser)
+
+    # --- the sitting -------------------------------------------------------------------------------
+    def train(self, steps: int | None = None, progress: bool = True) -> TrainResult:
+        """Train ``steps`` more env steps (default: up to the config's ``total_steps``), then checkpoint."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        remaining = self.config.total_steps - self.total_steps
+        budget = min(steps, remaining) if steps is not None else remaining
+        if budget <= 0:
+            return TrainResult(self.run_dir, self.total_steps, self.wall_s, self.curriculum.current.name, 0)
+        normaliser, model = self.setup()
+        callback = _TrainingCallback(self, normaliser, budget, progress)
+        previous_handlers = {s: signal.signal(s, callback.request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            # total_timesteps is what is left of the whole run, so schedules decay over the run, not the sitting;
+            # the callback ends the sitting at a rollout boundary once its budget is spent.
+            model.learn(total_timesteps=remaining, callback=callback, reset_num_timesteps=False, tb_log_name="run")
+            if not callback.finished:  # the run's last rollout: learn() returns after its update
+                callback.finish()
+        finally:
+            for sig, handler in previous_handlers.items():
+                signal.signal(sig, handler)
+            callback.close()
+            normaliser.close()
+        return TrainResult(
+            self.run_dir, self.total_steps, self.wall_s, self.curriculum.current.name, callback.sitting_steps
+        )
+
+    def state(self) -> dict:
+        return {
+            "total_steps": self.total_steps,
+            "wall_s": round(self.wall_s, 1),
+            "algorithm": self.config.algorithm,
+            "config": str(self.config_path),
+            "curriculum": self.curriculum.state_dict(),
+            "sim_configs": {
+                s.name: dataclasses.asdict(c) for s, c in zip(self.config.stages, self.sim_configs, strict=True)
+            },
+        }
+
+    def sim_config_for_stage(self) -> SimConfig:
+        return self.sim_configs[self.curriculum.stage]
+
+
+class _TrainingCallback(BaseCallback):
+    def __init__(self, trainer: TeacherTrainer, normaliser: VecNormalize, budget: int, progress: bool):
+        super().__init__()
+        self.trainer = trainer
+        self.normaliser = normaliser
+        self.budget = budget
+        self.start_steps = trainer.total_steps
+        self.sitting_steps = 0
+        self.stop_requested = False
+        self.finished = False
+        self.last_checkpoint = trainer.total_steps
+        self.started = time.perf_counter()
+        self.wall_at_start = trainer.wall_s
+        n = trainer.config.n_envs
+        self.tracking_sum = np.zeros(n)
+        self.velocity_sum = np.zeros(n)
+        self.length = np.zeros(n, dtype=int)
+        self.bar = tqdm(
+            total=budget, desc=f"teacher [{trainer.curriculum.current.name}]", unit="step", disable=not progress
+        )
+
+    def request_stop(self, signum, frame) -> None:
+        """SIGINT/SIGTERM: finish the current rollout, checkpoint, exit cleanly."""
+        self.stop_requested = True
+
+    def _on_step(self) -> bool:
+        infos, dones = self.locals["infos"], self.locals["dones"]
+        for i, (info, done) in enumerate(zip(infos, dones, strict=True)):
+            self.tracking_sum[i] += info["joint_tracking"]
+            self.velocity_sum[i] += info["forward_velocity_m_s"]
+            self.length[i] += 1
+            if done:
+                n = self.length[i]
+                self.trainer.curriculum.record(
+                    EpisodeSummary(
+                        fell=not info.get("TimeLimit.truncated", False),
+                        joint_tracking=float(self.tracking_sum[i] / n),
+                        speed_error_m_s=float(abs(self.velocity_sum[i] / n - info["speed_m_s"])),
+                        length=int(n),
+                    )
+                )
+                self.tracking_sum[i] = self.velocity_sum[i] = 0.0
+                self.length[i] = 0
+        self.bar.update(len(dones))
+        return not self.finished
+
+    def _on_rollout_start(self) -> None:
+        trainer = self.trainer
+        trainer.total_steps = self.model.num_timesteps
+        trainer.wall_s = self.wall_at_start + time.perf_counter() - self.started
+        self.sitting_steps = trainer.total_steps - self.start_steps
+        curriculum = trainer.curriculum
+        if curriculum.ready_to_advance(trainer.total_steps):
+            curriculum.advance(trainer.total_steps, trainer.wall_s)
+            self.normaliser.env_method("set_sim_config", trainer.sim_config_for_stage())
+            self.bar.set_description(f"teacher [{curriculum.current.name}]")
+            self._checkpoint()
+        stats = curriculum.stats()
+        if stats is not None:
+            self.bar.set_postfix(fall=f"{stats.fall_rate:.2f}", track=f"{stats.joint_tracking:.2f}", refresh=False)
+            for key, value in dataclasses.asdict(stats).items():
+                self.logger.record(f"curriculum/{key}", value)
+            self.logger.record("curriculum/stage", curriculum.stage)
+        if self.sitting_steps >= self.budget or self.stop_requested:
+            self.finish()
+        elif trainer.total_steps - self.last_checkpoint >= trainer.config.checkpoint_every_steps:
+            self._checkpoint()
+
+    def finish(self) -> None:
+        """End of the sitting at a rollout boundary: final checkpoint; the next step stops learn()."""
+        self.trainer.total_steps = self.model.num_timesteps
+        self.sitting_steps = self.trainer.total_steps - self.start_steps
+        self.trainer.wall_s = self.wall_at_start + time.perf_counter() - self.started
+        self._checkpoint()
+        self.finished = True
+
+    def _checkpoint(self) -> None:
+        trainer = self.trainer
+        checkpoint.save_checkpoint(trainer.run_dir, self.model, self.normaliser, trainer.state())
+        self.last_checkpoint = trainer.total_steps
+        stats = trainer.curriculum.stats()
+        path = trainer.run_dir / "progress.csv"
+        new = not path.exists()
+        with path.open("a", newline="") as f:
+            writer = csv.writer(f)
+            if new:
+                writer.writerow(PROGRESS_FIELDS)
+            elapsed = time.perf_counter() - self.started
+            writer.writerow(
+                [
+                    trainer.total_steps,
+                    round(trainer.wall_s, 1),
+                    trainer.curriculum.current.name,
+                    *(
+                        [stats.episodes, f"{stats.fall_rate:.3f}", f"{stats.joint_tracking:.4f}"]
+                        + [f"{stats.speed_error_m_s:.4f}", f"{stats.mean_length:.1f}"]
+                        if stats
+                        else ["", "", "", "", ""]
+                    ),
+                    round(self.sitting_steps / elapsed, 1) if elapsed > 0 else "",
+                ]
+            )
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def load_stage_sim_config(state: dict, stage: str | None = None) -> SimConfig:
+    """The sim config a checkpoint was trained under (its current stage unless named)."""
+    name = stage or state["curriculum"]["stage_name"]
+    return build(SimConfig, state["sim_configs"][name], source=f"checkpoint stage {name}")

@@ -1,0 +1,155 @@
+"""Teacher training at smoke size: curriculum stage switch, checkpoints that resume, SIGTERM, the policy loader."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from firmware_bridge.config.paths import CONFIG_DIR, REPO_ROOT
+from teacher.env import HipExoWalkerEnv
+from teacher.policy import TeacherPolicy
+from teacher.training import checkpoint
+from teacher.training.config import StageConfig
+from teacher.training.curriculum import Curriculum, EpisodeSummary
+from teacher.training.train import TeacherTrainer
+from tools.cli import main
+
+SMOKE = CONFIG_DIR / "teacher" / "smoke.yaml"
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory) -> Path:
+    run_dir = tmp_path_factory.mktemp("teacher") / "run"
+    assert (
+        main(
+            ["teacher", "train", "--config", str(SMOKE), "--run-dir", str(run_dir), "--steps", "2048", "--no-progress"]
+        )
+        == 0
+    )
+    return run_dir
+
+
+def test_smoke_run_checkpoints_and_switches_stage_on_its_criteria(smoke_run):
+    state = checkpoint.read_state(smoke_run)
+    assert state["total_steps"] == 2048
+    assert state["curriculum"]["stage_name"] == "assist"
+    (transition,) = state["curriculum"]["transitions"]
+    assert transition["from"] == "walk" and transition["at_step"] >= 1024 and transition["stats"]["episodes"] >= 2
+    assert set(state["sim_configs"]) == {"walk", "assist"}
+    rows = list(csv.DictReader((smoke_run / "progress.csv").open()))
+    assert [int(r["step"]) for r in rows][-1] == 2048
+    for name in (checkpoint.MODEL, checkpoint.NORMALISER, checkpoint.RNG, checkpoint.STATE):
+        assert (checkpoint.checkpoint_dir(smoke_run) / name).is_file()
+
+
+def test_resume_restores_the_learner_exactly_and_continues_counting(smoke_run, tmp_path):
+    run_dir = tmp_path / "copy"
+    subprocess.run(["cp", "-r", str(smoke_run), str(run_dir)], check=True)
+    saved = TeacherPolicy(run_dir)
+    with open(checkpoint.checkpoint_dir(run_dir) / checkpoint.NORMALISER, "rb") as f:
+        saved_normaliser = pickle.load(f)
+    trainer = TeacherTrainer(SMOKE, run_dir, resume=True)
+    normaliser, model = trainer.setup()
+    try:
+        for a, b in zip(model.policy.state_dict().values(), saved.model.policy.state_dict().values(), strict=True):
+            assert torch.equal(a, b)
+        opt_saved = saved.model.policy.optimizer.state_dict()["state"]
+        opt_loaded = model.policy.optimizer.state_dict()["state"]
+        assert opt_loaded.keys() == opt_saved.keys() and len(opt_loaded) > 0
+        for k in opt_saved:
+            assert torch.equal(opt_loaded[k]["exp_avg"], opt_saved[k]["exp_avg"])
+        np.testing.assert_array_equal(normaliser.obs_rms.mean, saved_normaliser.obs_rms.mean)
+        np.testing.assert_array_equal(normaliser.ret_rms.var, saved_normaliser.ret_rms.var)
+        assert saved_normaliser.obs_rms.count > 2000
+        assert model.num_timesteps == 2048
+        assert trainer.curriculum.current.name == "assist"
+    finally:
+        normaliser.close()
+    result = TeacherTrainer(SMOKE, run_dir, resume=True).train(steps=1024, progress=False)
+    assert result.total_steps == 3072 and result.steps_this_sitting == 1024
+    assert checkpoint.read_state(run_dir)["curriculum"]["transitions"][0]["at_step"] >= 1024
+
+
+def test_a_fresh_run_refuses_to_overwrite_and_resume_needs_a_checkpoint(smoke_run, tmp_path, capsys):
+    assert main(["teacher", "train", "--config", str(SMOKE), "--run-dir", str(smoke_run), "--steps", "1"]) == 2
+    assert "already has a checkpoint" in capsys.readouterr().err
+    assert main(["teacher", "train", "--config", str(SMOKE), "--run-dir", str(tmp_path / "none"), "--resume"]) == 2
+    assert "no teacher checkpoint" in capsys.readouterr().err
+
+
+def test_sigterm_ends_the_sitting_with_a_checkpoint_and_exit_zero(tmp_path):
+    run_dir = tmp_path / "run"
+    command = [sys.executable, "-m", "tools.cli", "teacher", "train", "--config", str(SMOKE), "--run-dir", str(run_dir)]
+    process = subprocess.Popen(
+        [*command, "--steps", "100000", "--no-progress"],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not (run_dir / "progress.csv").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 0, output
+    steps = checkpoint.read_state(run_dir)["total_steps"]
+    assert 1024 <= steps < 100000 and steps % 1024 == 0, "stops at a rollout boundary"
+
+
+def test_teacher_policy_drives_the_env_in_its_own_action_space(smoke_run):
+    teacher = TeacherPolicy(smoke_run)
+    env = HipExoWalkerEnv(teacher.sim_config)
+    obs, _ = env.reset(seed=1)
+    for _ in range(5):
+        action = teacher.act(obs)
+        assert env.action_space.contains(action.astype(np.float32))
+        obs, *_ = env.step(action)
+    assert teacher.stage == "assist" and env.config.exo_enabled
+    assert len(teacher.hash) == 64
+
+
+def test_curriculum_needs_every_criterion_and_survives_a_round_trip():
+    from teacher.training.config import AdvanceWhen
+
+    rule = AdvanceWhen(min_steps=100, episodes=3, fall_rate_max=0.34, joint_tracking_min=0.5, speed_error_max_m_s=0.2)
+    curriculum = Curriculum([StageConfig("walk", "a.yaml", rule), StageConfig("assist", "b.yaml")])
+    good = EpisodeSummary(fell=False, joint_tracking=0.8, speed_error_m_s=0.05, length=500)
+    for _ in range(2):
+        curriculum.record(good)
+    assert not curriculum.ready_to_advance(1000), "too few episodes"
+    curriculum.record(EpisodeSummary(fell=True, joint_tracking=0.8, speed_error_m_s=0.05, length=20))
+    assert curriculum.ready_to_advance(1000) and not curriculum.ready_to_advance(50), "min_steps"
+    curriculum.record(EpisodeSummary(fell=True, joint_tracking=0.8, speed_error_m_s=0.05, length=20))
+    assert not curriculum.ready_to_advance(1000), "2 falls in the last 3 episodes"
+    for _ in range(3):
+        curriculum.record(EpisodeSummary(fell=False, joint_tracking=0.4, speed_error_m_s=0.05, length=500))
+    assert not curriculum.ready_to_advance(1000), "tracking too poor"
+    restored = Curriculum(curriculum.stages)
+    restored.load_state_dict(json.loads(json.dumps(curriculum.state_dict())))
+    assert restored.stats() == curriculum.stats()
+    with pytest.raises(ValueError, match="do not have there"):
+        Curriculum([StageConfig("other", "a.yaml", rule), StageConfig("x", "b.yaml")]).load_state_dict(
+            curriculum.state_dict()
+        )
+
+
+def test_shipped_teacher_config_is_valid_and_long():
+    from firmware_bridge.config import load_config
+    from teacher.training.config import TeacherConfig
+
+    config = load_config(CONFIG_DIR / "teacher" / "default.yaml", TeacherConfig)
+    assert config.total_steps >= 10_000_000 and [s.name for s in config.stages] == ["walk", "assist"]
+    assert config.sac.net_arch == [512, 512, 256] and config.sac.tau == 0.02 and config.sac.gamma == 0.95
+    assert os.fspath(config.run_dir).startswith("models/teacher")
