@@ -14,10 +14,7 @@ from collections.abc import Sequence
 from firmware_bridge import __version__
 from firmware_bridge.config import ConfigError
 from tools.commands import COMMAND_MODULES
-
-
-class UserError(Exception):
-    """A problem the user can fix (bad path, bad input); printed without a traceback."""
+from tools.errors import UserError
 
 
 def build_parser() -> argparse.ArgumentParser:

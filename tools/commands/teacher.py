@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     from teacher.training.train import TeacherTrainer
-    from tools.cli import UserError
+    from tools.errors import UserError
 
     try:
         trainer = TeacherTrainer(args.config, args.run_dir, resume=args.resume)

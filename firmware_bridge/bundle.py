@@ -1,0 +1,202 @@
+"""The student bundle: ``student.onnx`` plus ``manifest.json`` (docs/bundle.md), checked before any torque.
+
+Loading verifies, in order: the manifest parses and has every field; every listed file is present with
+the recorded SHA-256; the ONNX graph's input and output names, shapes and dtypes match the manifest;
+the manifest's feature rate, channels and output scaling match the device's runtime and device configs.
+Any mismatch raises :class:`BundleError` naming the field, what the bundle says and what was expected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from firmware_bridge.config import DeviceConfig, RuntimeConfig
+from firmware_bridge.features import FeatureSpec
+
+MANIFEST = "manifest.json"
+FORMAT = "hipexo-bundle"
+FORMAT_VERSION = 1
+OUTPUT_SIDES = ["right", "left"]
+ONNX_DTYPES = {"tensor(float)": "float32", "tensor(double)": "float64"}
+
+
+class BundleError(ValueError):
+    """A bundle that must not run: what is wrong, where."""
+
+    def __init__(self, bundle_dir: Path, problems: list[str]):
+        self.problems = problems
+        super().__init__(f"{bundle_dir}: bundle refused\n" + "\n".join(f"  {p}" for p in problems))
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    name: str
+    shape: list[int]
+    dtype: str
+
+
+@dataclass(frozen=True)
+class Bundle:
+    directory: Path
+    manifest: dict[str, Any]
+    model_path: Path
+    input: TensorSpec
+    output: TensorSpec
+    features: FeatureSpec
+
+    @property
+    def model_sha256(self) -> str:
+        return self.manifest["files"][self.manifest["model"]["file"]]
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _require(mapping: Any, key: str, where: str, problems: list[str], kind: type | tuple[type, ...]) -> Any:
+    if not isinstance(mapping, dict) or key not in mapping:
+        problems.append(f"{where}{key}: missing")
+        return None
+    value = mapping[key]
+    if not isinstance(value, kind):
+        problems.append(f"{where}{key}: expected {getattr(kind, '__name__', kind)}, got {type(value).__name__}")
+        return None
+    return value
+
+
+def _tensor(section: Any, where: str, problems: list[str]) -> TensorSpec | None:
+    name = _require(section, "name", where, problems, str)
+    shape = _require(section, "shape", where, problems, list)
+    dtype = _require(section, "dtype", where, problems, str)
+    if None in (name, shape, dtype):
+        return None
+    if not all(isinstance(d, int) and d > 0 for d in shape):
+        problems.append(f"{where}shape: must be positive integers, got {shape}")
+        return None
+    return TensorSpec(name, shape, dtype)
+
+
+def read_manifest(bundle_dir: Path) -> dict[str, Any]:
+    path = Path(bundle_dir) / MANIFEST
+    if not path.is_file():
+        raise BundleError(Path(bundle_dir), [f"{MANIFEST}: not found"])
+    try:
+        manifest = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BundleError(Path(bundle_dir), [f"{MANIFEST}: not valid JSON ({exc})"]) from exc
+    if not isinstance(manifest, dict):
+        raise BundleError(Path(bundle_dir), [f"{MANIFEST}: expected a JSON object"])
+    return manifest
+
+
+def load_bundle(bundle_dir: Path, runtime: RuntimeConfig, device: DeviceConfig) -> Bundle:
+    """Read and check a bundle against itself, its ONNX graph and the device's configs."""
+    import onnxruntime
+
+    bundle_dir = Path(bundle_dir)
+    manifest = read_manifest(bundle_dir)
+    problems: list[str] = []
+    if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
+        problems.append(
+            f"format: expected {FORMAT!r} version {FORMAT_VERSION}, "
+            f"got {manifest.get('format')!r} version {manifest.get('format_version')!r}"
+        )
+    model = _require(manifest, "model", "", problems, dict) or {}
+    model_file = _require(model, "file", "model.", problems, str)
+    tensor_in = _tensor(model.get("input"), "model.input.", problems)
+    tensor_out = _tensor(model.get("output"), "model.output.", problems)
+    sides = model.get("output_sides")
+    if sides != OUTPUT_SIDES:
+        problems.append(f"model.output_sides: expected {OUTPUT_SIDES}, got {sides!r}")
+    feats = _require(manifest, "features", "", problems, dict) or {}
+    spec = None
+    try:
+        spec = FeatureSpec(
+            channels=tuple(feats["channels"]),
+            window=int(feats["window"]),
+            rate_hz=float(feats["rate_hz"]),
+            mean=tuple(float(v) for v in feats["mean"]),
+            std=tuple(float(v) for v in feats["std"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        problems.append(f"features: {exc if not isinstance(exc, KeyError) else f'missing {exc}'}")
+    scaling = _require(manifest, "output_scaling", "", problems, dict) or {}
+    full_scale = _require(scaling, "command_full_scale_nm_per_kg", "output_scaling.", problems, (int, float))
+    files = _require(manifest, "files", "", problems, dict) or {}
+    if problems:
+        raise BundleError(bundle_dir, problems)
+
+    for name, digest in files.items():
+        path = bundle_dir / name
+        if not path.is_file():
+            problems.append(f"files.{name}: missing from the bundle")
+        elif sha256_file(path) != digest:
+            problems.append(f"files.{name}: SHA-256 does not match the manifest (file altered or corrupt)")
+    if model_file not in files:
+        problems.append(f"model.file: {model_file!r} has no checksum under 'files'")
+    if problems:
+        raise BundleError(bundle_dir, problems)
+
+    assert spec is not None and tensor_in is not None and tensor_out is not None
+    expected_in = [1, spec.window, len(spec.channels)]
+    if tensor_in.shape != expected_in:
+        problems.append(f"model.input.shape: {tensor_in.shape} does not match features (expected {expected_in})")
+    if tensor_out.shape != [1, 2]:
+        problems.append(f"model.output.shape: expected [1, 2] (right, left), got {tensor_out.shape}")
+    if abs(spec.rate_hz - runtime.loop_rate_hz) > 1e-9:
+        problems.append(f"features.rate_hz: bundle is {spec.rate_hz:g} Hz, runtime loop is {runtime.loop_rate_hz:g} Hz")
+    unknown = [n for n in spec.imu_names if n not in device.imu_ids()]
+    if unknown:
+        problems.append(f"features.channels: IMUs {unknown} are not on this device ({list(device.imu_ids())})")
+    if abs(float(full_scale) - device.command_full_scale_nm_per_kg) > 1e-9:
+        problems.append(
+            f"output_scaling.command_full_scale_nm_per_kg: bundle {full_scale}, "
+            f"device config {device.command_full_scale_nm_per_kg}"
+        )
+    try:
+        session = onnxruntime.InferenceSession(str(bundle_dir / model_file), providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own exception types for unreadable graphs
+        problems.append(f"model.file: ONNX Runtime cannot load {model_file} ({exc})")
+        raise BundleError(bundle_dir, problems) from exc
+    _compare_graph("input", session.get_inputs(), tensor_in, problems)
+    _compare_graph("output", session.get_outputs(), tensor_out, problems)
+    if problems:
+        raise BundleError(bundle_dir, problems)
+    return Bundle(bundle_dir, manifest, bundle_dir / model_file, tensor_in, tensor_out, spec)
+
+
+def _compare_graph(kind: str, graph: list[Any], declared: TensorSpec, problems: list[str]) -> None:
+    if len(graph) != 1:
+        problems.append(f"model.{kind}: the ONNX graph has {len(graph)} {kind}s, the runtime needs exactly one")
+        return
+    node = graph[0]
+    if node.name != declared.name:
+        problems.append(f"model.{kind}.name: manifest {declared.name!r}, ONNX graph {node.name!r}")
+    dtype = ONNX_DTYPES.get(node.type, node.type)
+    if dtype != declared.dtype:
+        problems.append(f"model.{kind}.dtype: manifest {declared.dtype}, ONNX graph {dtype}")
+    graph_shape = [d if isinstance(d, int) else None for d in node.shape]
+    if len(graph_shape) != len(declared.shape) or any(
+        g is not None and g != d for g, d in zip(graph_shape, declared.shape, strict=False)
+    ):
+        problems.append(f"model.{kind}.shape: manifest {declared.shape}, ONNX graph {list(node.shape)}")
+
+
+def write_manifest(bundle_dir: Path, manifest: dict[str, Any]) -> Path:
+    """Fill in ``files`` (SHA-256 of every file but the manifest) and write ``manifest.json``."""
+    bundle_dir = Path(bundle_dir)
+    manifest = dict(manifest)
+    manifest["files"] = {
+        p.name: sha256_file(p) for p in sorted(bundle_dir.iterdir()) if p.is_file() and p.name != MANIFEST
+    }
+    path = bundle_dir / MANIFEST
+    path.write_text(json.dumps(manifest, indent=2) + "\n")
+    return path

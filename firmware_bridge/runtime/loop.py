@@ -1,0 +1,311 @@
+"""The device loop: read IMUs → feature window → controller → safety → shaping → command + heartbeat → log.
+
+One thread, one cycle per period of the :class:`DeadlineClock`. Between cycles the loop waits on the
+IMU port with ``select`` so frames are stamped when they arrive; with phase locking on, the deadlines
+drift (by at most ``phase_lock_slew_s`` per cycle) until each cycle starts just after the IMU frame it
+uses, which keeps arrival → command latency to the cycle's own work. Nothing in a cycle blocks on the
+trial log: records go to a bounded queue of a separate process.
+"""
+
+from __future__ import annotations
+
+import select
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from firmware_bridge.config import DeviceConfig, RuntimeConfig, SubjectConfig
+from firmware_bridge.features import FeatureSpec, FeatureWindow, LatestImu
+from firmware_bridge.protocol.messages import (
+    CommandFlags,
+    ControllerFault,
+    ControllerFlags,
+    ControllerStatus,
+    FaultReport,
+    Heartbeat,
+    ImuSample,
+    TorqueCommand,
+)
+from firmware_bridge.runtime.controller import Controller
+from firmware_bridge.runtime.link import SerialLink
+from firmware_bridge.runtime.safety import CycleInputs, SafetyMachine, State, Transition
+from firmware_bridge.runtime.timing import STAGES, CycleTiming, DeadlineClock
+from firmware_bridge.shaping import ShapedTorque, ShaperState, ShapingParams, reset, shape_step, start_fade
+from firmware_bridge.trial.records import CycleRecord
+from firmware_bridge.trial.writer import TrialLogger
+
+RTT_MEMORY = 256
+"""Sent command seqs remembered for round-trip timing of controller status echoes."""
+
+
+@dataclass
+class RunSummary:
+    cycles: int
+    overruns: int
+    skipped: int
+    faults: int
+    final_state: State
+    stop_reason: str
+    log_drops: int
+
+
+class DeviceRuntime:
+    def __init__(
+        self,
+        runtime: RuntimeConfig,
+        device: DeviceConfig,
+        subject: SubjectConfig,
+        controller: Controller,
+        features: FeatureSpec,
+        imu_link: SerialLink,
+        motor_link: SerialLink,
+        logger: TrialLogger | None = None,
+        on_event: Callable[[str, str], None] | None = None,
+    ):
+        self.runtime = runtime
+        self.controller = controller
+        self.imu_link = imu_link
+        self.motor_link = motor_link
+        self.links = [imu_link] if imu_link is motor_link else [imu_link, motor_link]
+        self.logger = logger
+        self.on_event = on_event
+        self.window = FeatureWindow(features, device.imu_ids())
+        self.shaping = ShapingParams.from_config(device, subject, runtime.loop_rate_hz)
+        self.shaper = ShaperState.initial(self.shaping)
+        self.machine = SafetyMachine(runtime.watchdog)
+        self.clock = DeadlineClock(runtime.loop_rate_hz, runtime.spin_before_deadline_s)
+        self.inputs = CycleInputs(now_s=0.0)
+        self.latest: dict[int, LatestImu] = {}
+        self.stop_reason: str | None = None
+        self._requests: deque[tuple[str, str]] = deque()  # deque.append is atomic: no lock a handler could deadlock on
+        self.cycle = 0
+        self._pending_imu: list[tuple[int, int, int, tuple]] = []
+        self._pending_status: list[tuple[int, float, float, int, int, float | None]] = []
+        self._newest_arrival_ns = 0
+        self._bad_frames_seen = {id(link): 0 for link in self.links}
+        self._sent_at: dict[int, int] = {}
+        self._sent_order: deque[int] = deque()
+        self._link_was_open = {id(link): link.is_open for link in self.links}
+
+    # --- control from outside (signal handlers, the stdin thread) -------------------------------------
+    def request_stop(self, reason: str) -> None:
+        """Safe from a signal handler or another thread: only queues the request for the loop."""
+        self._requests.append(("stop", reason))
+
+    def mark(self, text: str) -> None:
+        """Safe from a signal handler or another thread: the loop logs the marker at its next cycle."""
+        self._requests.append(("marker", text))
+
+    def _take_requests(self) -> None:
+        while self._requests:
+            kind, text = self._requests.popleft()
+            if kind == "marker":
+                self._event("marker", text)
+            elif self.stop_reason is None:
+                self.stop_reason = text
+                self._event("info", f"stop requested: {text}")
+
+    # --- the loop ------------------------------------------------------------------------------------
+    def run(self, duration_s: float | None = None) -> RunSummary:
+        timing = CycleTiming()
+        end_ns = None if duration_s is None else time.monotonic_ns() + round(duration_s * 1e9)
+        self._event("state", f"runtime started: controller {self.controller.name}", state=State.START.name)
+        self.clock.restart()
+        while self.machine.state != State.STOPPED:
+            self.clock.wait(timing, self._idle)
+            if end_ns is not None and timing.start_ns >= end_ns:
+                self.request_stop(f"duration of {duration_s:g} s reached")
+            self._take_requests()
+            self._cycle(timing)
+        self._send(0.0, 0.0, CommandFlags.NONE)  # leave the controller with an explicit zero
+        return RunSummary(
+            cycles=self.cycle,
+            overruns=self.clock.overruns,
+            skipped=self.clock.skipped_total,
+            faults=self.machine.faults,
+            final_state=self.machine.state,
+            stop_reason=self.stop_reason or "",
+            log_drops=self.logger.drops if self.logger else 0,
+        )
+
+    def _cycle(self, timing: CycleTiming) -> None:
+        stage = timing.stage_ns
+        t0 = timing.start_ns
+        now_s = t0 / 1e9
+        inputs = self.inputs
+        inputs.now_s = now_s
+
+        self._read_links()
+        inputs.serial_error = next((link.error for link in self.links if not link.is_open), None)
+        self._phase_lock(t0)
+        t1 = time.monotonic_ns()
+
+        status = self.window.push(self.latest, now_s)
+        inputs.imu_max_age_s = status.max_age_s
+        inputs.missing_imus = status.missing_imus
+        inputs.input_nonfinite = status.nonfinite
+        t2 = time.monotonic_ns()
+
+        command = self.controller.command(self.window.tensor()) if self.window.ready else None
+        inputs.command = command
+        t3 = time.monotonic_ns()
+
+        inputs.overrun_streak = self.clock.overrun_streak
+        transition = self.machine.update(
+            inputs,
+            window_ready=self.window.ready,
+            soft_start_done=self.shaper.gain >= 1.0,
+            faded_out=self.shaper.faded_out,
+            stop_requested=self.stop_reason is not None,
+        )
+        if transition is not None:
+            self._on_transition(transition, t0)
+        if self.machine.problem:
+            self.window.clear()  # re-arming needs a full window of clean data
+        if self.machine.torque_allowed:
+            right, left = command if command is not None and self.machine.problem is None else (0.0, 0.0)
+            shaped = shape_step(self.shaping, self.shaper, right, left)
+        else:
+            reset(self.shaper)
+            shaped = ShapedTorque(0.0, 0.0)
+        t4 = time.monotonic_ns()
+
+        flags = CommandFlags.ENABLE if self.machine.torque_allowed else CommandFlags.NONE
+        sent = self._send(shaped.right_nm, shaped.left_nm, flags)
+        t5 = time.monotonic_ns()
+
+        if self.logger is not None:
+            self.logger.cycle(
+                CycleRecord(
+                    cycle=self.cycle,
+                    t_ns=t0,
+                    state=int(self.machine.state),
+                    imu_frames=self._pending_imu,
+                    command=command,
+                    shaped=(shaped.right_nm, shaped.left_nm, shaped.clamped, shaped.rate_limited),
+                    sent=sent,
+                    statuses=self._pending_status,
+                    lateness_ns=timing.lateness_ns,
+                    skipped=timing.skipped,
+                    stage_ns=tuple(stage[name] for name in STAGES),
+                    overrun=self.clock.overrun_streak > 0,
+                    log_drops=self.logger.drops,
+                )
+            )
+            self._pending_imu = []
+            self._pending_status = []
+        else:
+            self._pending_imu.clear()
+            self._pending_status.clear()
+        t6 = time.monotonic_ns()
+        stage["read"], stage["features"], stage["infer"] = t1 - t0, t2 - t1, t3 - t2
+        stage["shape"], stage["write"], stage["log"] = t4 - t3, t5 - t4, t6 - t5
+        self.clock.end_cycle(timing)
+        self.cycle += 1
+
+    # --- pieces --------------------------------------------------------------------------------------
+    def _idle(self, timeout_s: float) -> None:
+        """Between cycles: block on the IMU port and take frames in as they arrive (accurate arrival times)."""
+        link = self.imu_link
+        if not link.is_open:
+            time.sleep(timeout_s)
+            return
+        try:
+            ready, _, _ = select.select([link.fileno()], [], [], timeout_s)
+        except (OSError, ValueError):
+            time.sleep(timeout_s)
+            return
+        if ready:
+            self._take_frames(link)
+
+    def _read_links(self) -> None:
+        for link in self.links:
+            key = id(link)
+            if not link.is_open and link.maybe_reconnect():
+                self._event("info", f"serial port {link.port} reopened")
+            if link.is_open != self._link_was_open[key]:
+                self._link_was_open[key] = link.is_open
+                if not link.is_open:
+                    self._event("warning", f"serial port {link.port} lost: {link.error}")
+            self._take_frames(link)
+
+    def _take_frames(self, link: SerialLink) -> None:
+        frames = link.read_frames()
+        now_ns = time.monotonic_ns()
+        bad = link.decoder.stats.bad_frames
+        key = id(link)
+        for _ in range(bad - self._bad_frames_seen[key]):
+            self.inputs.bad_frame_times.append(now_ns / 1e9)
+        self._bad_frames_seen[key] = bad
+        for frame in frames:
+            message = frame.message
+            if isinstance(message, ImuSample):
+                for reading in message.readings:
+                    self.latest[reading.imu_id] = LatestImu(reading, now_ns / 1e9, frame.seq)
+                self._pending_imu.append((frame.seq, frame.device_time_us, now_ns, tuple(message.readings)))
+                self._newest_arrival_ns = now_ns
+            elif isinstance(message, ControllerStatus):
+                sent_at = self._sent_at.get(message.echo_seq)
+                rtt_ms = (now_ns - sent_at) / 1e6 if sent_at is not None else None
+                self.inputs.controller_estop = bool(message.flags & ControllerFlags.ESTOP)
+                self.inputs.controller_fault_bits = int(message.fault_bits)
+                if not message.fault_bits:
+                    self.inputs.controller_fault_text = None
+                self._pending_status.append(
+                    (
+                        message.echo_seq,
+                        message.measured_right_nm,
+                        message.measured_left_nm,
+                        int(message.fault_bits),
+                        int(message.flags),
+                        rtt_ms,
+                    )
+                )
+            elif isinstance(message, FaultReport):
+                self.inputs.controller_fault_text = f"code {message.code}: {message.text}"
+                self.inputs.controller_fault_bits |= ControllerFault.INTERNAL  # until a status frame clears it
+                self._event("fault", f"motor controller reports fault {message.code}: {message.text}")
+
+    def _phase_lock(self, cycle_start_ns: int) -> None:
+        if not self.runtime.phase_lock or self._newest_arrival_ns == 0:
+            return
+        period = self.clock.period_ns
+        age = cycle_start_ns - self._newest_arrival_ns
+        if age > period:  # no frame this period: nothing to lock to
+            return
+        error = age - round(self.runtime.phase_lock_delay_s * 1e9)
+        error = (error + period // 2) % period - period // 2  # nearest way round the cycle
+        slew = round(self.runtime.phase_lock_slew_s * 1e9)
+        self.clock.shift(-max(-slew, min(slew, error)))
+
+    def _send(self, right_nm: float, left_nm: float, flags: CommandFlags) -> tuple[int, float, float, int] | None:
+        state = int(self.machine.state)
+        now_us = time.monotonic_ns() // 1000
+        link = self.motor_link
+        if not link.send_all((TorqueCommand(right_nm, left_nm, flags, state), Heartbeat(state)), now_us):
+            return None
+        seq = (link.last_seq_sent - 1) % (1 << 16)  # the command went out just before the heartbeat
+        self._sent_at[seq] = time.monotonic_ns()
+        self._sent_order.append(seq)
+        if len(self._sent_order) > RTT_MEMORY:
+            self._sent_at.pop(self._sent_order.popleft(), None)
+        return (seq, right_nm, left_nm, int(flags))
+
+    def _on_transition(self, transition: Transition, t_ns: int) -> None:
+        kind = "fault" if transition.after == State.FAULT else "state"
+        self._event(
+            kind, transition.reason, state=transition.after.name, previous=transition.before.name, t_cycle=self.cycle
+        )
+        if transition.after in (State.ARMED, State.FAULT, State.START):
+            reset(self.shaper)  # ARMED: fresh soft start from zero; FAULT: zero at once
+        elif transition.after == State.FADING:
+            start_fade(self.shaper)
+        elif transition.after == State.STOPPED:
+            reset(self.shaper)
+
+    def _event(self, kind: str, text: str, **fields: object) -> None:
+        if self.logger is not None:
+            self.logger.event(time.monotonic_ns(), kind, text, **fields)
+        if self.on_event is not None:
+            self.on_event(kind, text)

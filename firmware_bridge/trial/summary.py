@@ -1,0 +1,143 @@
+"""What ``hipexo trial inspect | export | list`` print and write, from a :class:`TrialLog`."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from firmware_bridge.trial.reader import TrialLog, TrialLogError, read_trial
+
+
+@dataclass
+class TrialSummary:
+    path: Path
+    complete: bool
+    trial: dict[str, str]
+    duration_s: float
+    cycles: int
+    overruns: int
+    skipped: int
+    lateness_us: dict[str, float]
+    faults: list[str]
+    markers: list[str]
+    torque_range_nm: dict[str, tuple[float, float]]
+    imu_frames: int
+    log_drops: int
+    states: dict[str, int] = field(default_factory=dict)
+
+
+def summarise(log: TrialLog) -> TrialSummary:
+    timing = log.topic("/timing")
+    shaped = log.topic("/torque/shaped")
+    events = log.topic("/events")
+    times = [t for t, _ in log.messages.get("/timing", [])]
+    lateness = np.array([m["lateness_us"] for m in timing]) if timing else np.zeros(0)
+    state_names = {0: "START", 1: "ARMED", 2: "ASSISTING", 3: "FADING", 4: "FAULT", 5: "STOPPED"}
+    states: dict[str, int] = {}
+    for m in timing:
+        name = state_names.get(m["state"], str(m["state"]))
+        states[name] = states.get(name, 0) + 1
+    return TrialSummary(
+        path=log.path,
+        complete=log.complete,
+        trial=log.metadata.get("trial", {}),
+        duration_s=(times[-1] - times[0]) / 1e9 if len(times) > 1 else 0.0,
+        cycles=len(timing),
+        overruns=sum(bool(m["overrun"]) for m in timing),
+        skipped=sum(int(m["skipped"]) for m in timing),
+        lateness_us={
+            "p50": float(np.percentile(lateness, 50)) if lateness.size else float("nan"),
+            "p99": float(np.percentile(lateness, 99)) if lateness.size else float("nan"),
+            "max": float(lateness.max()) if lateness.size else float("nan"),
+        },
+        faults=[e["text"] for e in events if e["kind"] == "fault"],
+        markers=[e["text"] for e in events if e["kind"] == "marker"],
+        torque_range_nm={
+            side: (min(m[f"{side}_nm"] for m in shaped), max(m[f"{side}_nm"] for m in shaped)) if shaped else (0.0, 0.0)
+            for side in ("right", "left")
+        },
+        imu_frames=len(log.messages.get("/imu/raw", [])),
+        log_drops=max((int(m["log_drops"]) for m in timing), default=0),
+        states=states,
+    )
+
+
+def format_summary(s: TrialSummary) -> str:
+    lines = [f"trial       {s.path}" + ("" if s.complete else "  (cut short: no MCAP footer; data up to the cut)")]
+    for key in ("subject_id", "condition", "speed_m_s", "slope_deg", "notes", "controller", "started_utc"):
+        if s.trial.get(key):
+            lines.append(f"{key:<11} {s.trial[key]}")
+    lines += [
+        f"duration    {s.duration_s:.2f} s, {s.cycles} cycles, {s.imu_frames} IMU frames",
+        f"timing      lateness p50 {s.lateness_us['p50']:.0f} µs, p99 {s.lateness_us['p99']:.0f} µs, "
+        f"max {s.lateness_us['max']:.0f} µs; {s.overruns} overruns, {s.skipped} skipped periods",
+        "states      " + ", ".join(f"{k} {v}" for k, v in s.states.items()),
+        f"torque      right {s.torque_range_nm['right'][0]:+.2f} … {s.torque_range_nm['right'][1]:+.2f} N·m, "
+        f"left {s.torque_range_nm['left'][0]:+.2f} … {s.torque_range_nm['left'][1]:+.2f} N·m",
+        f"faults      {len(s.faults)}" + "".join(f"\n  - {f}" for f in s.faults),
+        f"markers     {len(s.markers)}" + "".join(f"\n  - {m}" for m in s.markers),
+        f"log drops   {s.log_drops}",
+    ]
+    return "\n".join(lines)
+
+
+def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _flatten(f"{prefix}.{k}" if prefix else str(k), v, out)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _flatten(f"{prefix}.{i}", v, out)
+    else:
+        out[prefix] = value
+
+
+def export_csv(log: TrialLog, out_dir: Path) -> list[Path]:
+    """One CSV per channel (``imu_raw.csv`` for ``/imu/raw``), nested fields flattened to dotted columns."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for topic, messages in log.messages.items():
+        rows = []
+        for t_ns, body in messages:
+            row: dict[str, Any] = {"log_time_ns": t_ns}
+            _flatten("", body, row)
+            rows.append(row)
+        columns: list[str] = []
+        for row in rows:
+            columns.extend(c for c in row if c not in columns)
+        path = out_dir / (topic.strip("/").replace("/", "_") + ".csv")
+        with path.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(rows)
+        written.append(path)
+    return written
+
+
+def catalogue(folder: Path) -> list[dict[str, Any]]:
+    """One row per ``*.mcap`` under ``folder``; unreadable files are listed with their problem."""
+    rows = []
+    for path in sorted(Path(folder).rglob("*.mcap")):
+        try:
+            s = summarise(read_trial(path))
+        except TrialLogError as exc:
+            rows.append({"file": str(path), "problem": str(exc)})
+            continue
+        rows.append(
+            {
+                "file": str(path),
+                "started": s.trial.get("started_utc", ""),
+                "subject": s.trial.get("subject_id", ""),
+                "condition": s.trial.get("condition", ""),
+                "duration_s": round(s.duration_s, 1),
+                "cycles": s.cycles,
+                "faults": len(s.faults),
+                "complete": s.complete,
+            }
+        )
+    return rows

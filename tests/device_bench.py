@@ -1,0 +1,252 @@
+"""Test harness for the device runtime: a real ``hipexo run`` subprocess on real ptys, fed by a thread.
+
+Bundles hold small real ONNX models built with ``onnx.helper``: the command is the newest value of two
+input channels times a gain, so a test steers the model's output through the IMU values it sends.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import onnx
+import yaml
+from onnx import TensorProto, helper
+
+from firmware_bridge.bundle import FORMAT, FORMAT_VERSION, write_manifest
+from firmware_bridge.config.paths import REPO_ROOT, default_config
+from firmware_bridge.protocol.messages import ImuReading, ImuSample, TorqueCommand
+from firmware_bridge.trial.reader import TrialLog, read_trial
+from hil.pty_link import FramePeer, PtyPair
+
+CHANNELS = ["thigh_r.gyro_z", "thigh_l.gyro_z", "pelvis.gyro_z", "thigh_r.accel_x"]
+IMU_IDS = (0, 1, 2)  # pelvis, thigh_r, thigh_l in configs/device/hip_exo.yaml
+
+
+def build_model(path: Path, window: int, channels: int, gain: float = 1.0, op: str = "identity", slow: int = 0) -> None:
+    """y = op(gain · x[0, -1, 0:2]) reshaped to (1, 2); ``slow`` adds a wasteful n×n matmul chain."""
+    nodes = [
+        helper.make_node("Slice", ["imu_window", "starts", "ends", "axes"], ["last"]),
+        helper.make_node("Reshape", ["last", "shape"], ["flat"]),
+        helper.make_node("Mul", ["flat", "gain"], ["scaled"]),
+    ]
+    inits = [
+        helper.make_tensor("starts", TensorProto.INT64, [2], [window - 1, 0]),
+        helper.make_tensor("ends", TensorProto.INT64, [2], [window, 2]),
+        helper.make_tensor("axes", TensorProto.INT64, [2], [1, 2]),
+        helper.make_tensor("shape", TensorProto.INT64, [2], [1, 2]),
+        helper.make_tensor("gain", TensorProto.FLOAT, [], [gain]),
+    ]
+    last = "scaled"
+    if op == "sqrt":
+        nodes.append(helper.make_node("Sqrt", [last], ["rooted"]))
+        last = "rooted"
+    if slow:  # input-dependent, so ONNX Runtime cannot fold it away at load time
+        inits.append(helper.make_tensor("big", TensorProto.FLOAT, [slow, slow], np.full(slow * slow, 1e-4, np.float32)))
+        inits.append(helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0]))
+        nodes += [
+            helper.make_node("ReduceSum", [last], ["seed"], keepdims=0),
+            helper.make_node("Mul", ["big", "seed"], ["b0"]),
+            helper.make_node("MatMul", ["b0", "big"], ["b1"]),
+            helper.make_node("MatMul", ["b1", "big"], ["b2"]),
+            helper.make_node("ReduceSum", ["b2"], ["total"], keepdims=0),
+            helper.make_node("Mul", ["total", "zero"], ["nothing"]),
+            helper.make_node("Add", [last, "nothing"], ["slowed"]),
+        ]
+        last = "slowed"
+    nodes.append(helper.make_node("Identity", [last], ["hip_command"]))
+    graph = helper.make_graph(
+        nodes,
+        "test_student",
+        [helper.make_tensor_value_info("imu_window", TensorProto.FLOAT, [1, window, channels])],
+        [helper.make_tensor_value_info("hip_command", TensorProto.FLOAT, [1, 2])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+
+
+def make_bundle(
+    folder: Path, window: int = 10, rate_hz: float = 100.0, gain: float = 1.0, op: str = "identity", slow: int = 0
+) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    build_model(folder / "student.onnx", window, len(CHANNELS), gain, op, slow)
+    write_manifest(
+        folder,
+        {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "model": {
+                "file": "student.onnx",
+                "input": {"name": "imu_window", "shape": [1, window, len(CHANNELS)], "dtype": "float32"},
+                "output": {"name": "hip_command", "shape": [1, 2], "dtype": "float32"},
+                "output_sides": ["right", "left"],
+            },
+            "features": {
+                "channels": CHANNELS,
+                "window": window,
+                "rate_hz": rate_hz,
+                "mean": [0.0] * len(CHANNELS),
+                "std": [1.0] * len(CHANNELS),
+            },
+            "output_scaling": {"command_full_scale_nm_per_kg": 0.25},
+            "provenance": {"note": "test bundle"},
+        },
+    )
+    return folder
+
+
+def write_config(folder: Path, name: str, section: str, overrides: dict, base: str = "default") -> Path:
+    data = yaml.safe_load(default_config(section, base).read_text())
+    for key, value in overrides.items():
+        if isinstance(value, dict):
+            data.setdefault(key, {}).update(value)
+        else:
+            data[key] = value
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+class RuntimeUnderTest:
+    """``hipexo run`` in its own process group, a pty per link, and a feeder thread at ``imu_rate_hz``."""
+
+    def __init__(
+        self,
+        tmp_path: Path,
+        bundle: Path,
+        runtime: dict | None = None,
+        device: dict | None = None,
+        two_ports: bool = False,
+        duration: float | None = None,
+        imu_rate_hz: float = 100.0,
+        extra_args: tuple[str, ...] = (),
+    ):
+        self.tmp_path = tmp_path
+        self.imu_pty = PtyPair()
+        self.motor_pty = PtyPair() if two_ports else self.imu_pty
+        self.imu = FramePeer(self.imu_pty.master)
+        self.motor = FramePeer(self.motor_pty.master) if two_ports else self.imu
+        self.trial_dir = tmp_path / "trials"
+        runtime_defaults = {"realtime_priority": 0}
+        runtime_cfg = write_config(tmp_path, "runtime", "runtime", {**runtime_defaults, **(runtime or {})})
+        device_cfg = write_config(
+            tmp_path, "device", "device", {"soft_start_s": 0.2, "fade_out_s": 0.2, **(device or {})}, base="hip_exo"
+        )
+        command = [
+            sys.executable,
+            "-m",
+            "tools.cli",
+            "run",
+            "--bundle",
+            str(bundle),
+            "--imu-port",
+            self.imu_pty.device_path,
+        ]
+        command += ["--motor-port", self.motor_pty.device_path, "--trial-dir", str(self.trial_dir)]
+        command += ["--runtime-config", str(runtime_cfg), "--device-config", str(device_cfg), *extra_args]
+        if duration is not None:
+            command += ["--duration", str(duration)]
+        self.values = {i: ((0.0, 0.0, 0.0), (0.0, 9.81, 0.0)) for i in IMU_IDS}
+        self.paused = False
+        self.imu_period = 1.0 / imu_rate_hz
+        self.sent_imu: list[float] = []
+        self._stop = threading.Event()
+        self.process = subprocess.Popen(
+            command,
+            cwd=REPO_ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        self._thread = threading.Thread(target=self._feed, daemon=True)
+        self._thread.start()
+        self.lines: list[str] = []
+        threading.Thread(target=self._collect_output, daemon=True).start()
+
+    def _collect_output(self) -> None:
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    def set_gyro_z(self, right: float, left: float) -> None:
+        """Thigh gyro z of both sides: with the test model, the student's output (times its gain)."""
+        self.values[1] = ((0.0, 0.0, right), self.values[1][1])
+        self.values[2] = ((0.0, 0.0, left), self.values[2][1])
+
+    def sample(self) -> ImuSample:
+        return ImuSample(tuple(ImuReading(i, *self.values[i]) for i in IMU_IDS))
+
+    def _feed(self) -> None:
+        next_t = time.monotonic()
+        while not self._stop.is_set():
+            if not self.paused:
+                try:
+                    self.imu.send(self.sample())
+                    self.sent_imu.append(time.monotonic())
+                except OSError:
+                    pass
+            self.imu.poll()
+            if self.motor is not self.imu:
+                self.motor.poll()
+            next_t += self.imu_period
+            time.sleep(max(0.0, next_t - time.monotonic()))
+
+    def commands(self) -> list[tuple[float, TorqueCommand]]:
+        return [(t, f.message) for t, f in self.motor.frames() if isinstance(f.message, TorqueCommand)]
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            if self.process.poll() is not None:
+                raise AssertionError(f"runtime exited ({self.process.returncode}) waiting for {what}:\n{self.output()}")
+            time.sleep(0.01)
+        raise AssertionError(f"timed out waiting for {what}; runtime output:\n{self.output(kill=True)}")
+
+    def assisting(self, min_nm: float = 0.5) -> bool:
+        commands = self.commands()
+        return bool(commands) and commands[-1][1].enabled and abs(commands[-1][1].right_nm) > min_nm
+
+    def signal(self, sig: int) -> None:
+        os.killpg(self.process.pid, sig) if sig == signal.SIGKILL else self.process.send_signal(sig)
+
+    def finish(self, timeout: float = 15.0) -> int:
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired as exc:
+            raise AssertionError(f"runtime still running {timeout} s after the stop; output:\n{self.output()}") from exc
+        finally:
+            self._stop.set()
+            self._thread.join(2.0)
+            self.imu.poll()
+        return self.process.returncode
+
+    def output(self, kill: bool = False) -> str:
+        if kill and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        time.sleep(0.1)
+        return "".join(self.lines)
+
+    def log(self) -> TrialLog:
+        (path,) = sorted(self.trial_dir.glob("*.mcap"))
+        return read_trial(path)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(5)
+        self.imu_pty.close()
+        if self.motor_pty is not self.imu_pty:
+            self.motor_pty.close()

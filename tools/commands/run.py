@@ -1,0 +1,85 @@
+"""``hipexo run``: the device runtime (student loop over serial) with a trial log."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from firmware_bridge.config.paths import default_config
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("run", help="run the student on the device: IMUs in, torque commands out")
+    parser.add_argument("--bundle", type=Path, required=True, help="student bundle directory (docs/bundle.md)")
+    parser.add_argument("--imu-port", default=None, help="serial port of the IMU stream (or runtime config)")
+    parser.add_argument("--motor-port", default=None, help="serial port of the motor controller (may equal --imu-port)")
+    parser.add_argument(
+        "--duration", type=float, default=None, help="seconds, then fade out and exit (default: run until a signal)"
+    )
+    parser.add_argument("--trial-dir", type=Path, default=Path("trials"), help="where the trial log goes")
+    parser.add_argument("--runtime-config", type=Path, default=default_config("runtime"))
+    parser.add_argument("--device-config", type=Path, default=default_config("device", "hip_exo"))
+    parser.add_argument("--subject-config", type=Path, default=default_config("subject"))
+    meta = parser.add_argument_group("trial metadata (stored in the log)")
+    meta.add_argument("--trial-meta", type=Path, default=None, help="YAML with any of the fields below")
+    meta.add_argument("--subject-id", default=None)
+    meta.add_argument("--condition", default=None)
+    meta.add_argument("--speed", default=None, help="walking speed, m/s")
+    meta.add_argument("--slope", default=None, help="slope, degrees")
+    meta.add_argument("--notes", default=None)
+    parser.set_defaults(func=run_runtime)
+
+
+def run_runtime(args: argparse.Namespace) -> int:
+    from firmware_bridge.bundle import BundleError
+    from firmware_bridge.config import DeviceConfig, RuntimeConfig, SubjectConfig, load_config
+    from firmware_bridge.runtime.session import StartupError, TrialInfo, run_session
+    from tools.errors import UserError
+
+    runtime = load_config(args.runtime_config, RuntimeConfig)
+    device = load_config(args.device_config, DeviceConfig)
+    subject = load_config(args.subject_config, SubjectConfig)
+    imu_port = args.imu_port or runtime.imu_port
+    motor_port = args.motor_port or runtime.motor_port or imu_port
+    if not imu_port:
+        raise UserError("no IMU port: pass --imu-port or set imu_port in the runtime config")
+    try:
+        info = TrialInfo.from_file(args.trial_meta) if args.trial_meta else TrialInfo()
+        for field, value in (
+            ("subject_id", args.subject_id),
+            ("condition", args.condition),
+            ("speed_m_s", args.speed),
+            ("slope_deg", args.slope),
+            ("notes", args.notes),
+        ):
+            if value is not None:
+                setattr(info, field, value)
+        texts = {
+            name: Path(p).read_text()
+            for name, p in (
+                ("runtime", args.runtime_config),
+                ("device", args.device_config),
+                ("subject", args.subject_config),
+            )
+        }
+        summary, path = run_session(
+            args.bundle,
+            imu_port,
+            motor_port,
+            runtime,
+            device,
+            subject,
+            args.trial_dir,
+            info,
+            args.duration,
+            texts,
+            say=lambda line: print(line, flush=True),
+        )
+    except (BundleError, StartupError) as exc:
+        raise UserError(str(exc)) from exc
+    print(
+        f"stopped ({summary.stop_reason}): {summary.cycles} cycles, {summary.overruns} overruns, "
+        f"{summary.skipped} skipped periods, {summary.faults} faults, {summary.log_drops} log drops; trial log {path}",
+        flush=True,
+    )
+    return 0
