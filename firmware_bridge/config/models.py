@@ -93,7 +93,7 @@ class RuntimeConfig:
     motor_port: str | None = spec(None)
     spin_before_deadline_s: float = spec(0.0008, ge=0.0, lt=0.01)
     phase_lock: bool = spec(True, doc="shift the loop's deadlines to just after the IMU frames arrive")
-    phase_lock_delay_s: float = spec(0.0003, ge=0.0, lt=0.01, doc="target time from IMU arrival to cycle start")
+    phase_lock_delay_s: float = spec(0.0005, ge=0.0, lt=0.01, doc="target time from IMU arrival to cycle start")
     phase_lock_slew_s: float = spec(0.0001, gt=0.0, lt=0.005, doc="largest deadline shift per cycle")
     watchdog: WatchdogConfig = spec(WatchdogConfig())
     log_queue_size: int = spec(4096, ge=16)

@@ -116,8 +116,7 @@ class DeviceRuntime:
             self.clock.wait(timing, self._idle)
             if end_ns is not None and timing.start_ns >= end_ns:
                 self.request_stop(f"duration of {duration_s:g} s reached")
-            self._take_requests()
-            self._cycle(timing)
+            self.step(timing)
         self._send(0.0, 0.0, CommandFlags.NONE)  # leave the controller with an explicit zero
         return RunSummary(
             cycles=self.cycle,
@@ -128,6 +127,11 @@ class DeviceRuntime:
             stop_reason=self.stop_reason or "",
             log_drops=self.logger.drops if self.logger else 0,
         )
+
+    def step(self, timing: CycleTiming) -> None:
+        """One cycle, started at ``timing.start_ns`` for ``timing.deadline_ns`` (another clock may drive it)."""
+        self._take_requests()
+        self._cycle(timing)
 
     def _cycle(self, timing: CycleTiming) -> None:
         stage = timing.stage_ns

@@ -10,8 +10,10 @@ import ctypes.util
 import gc
 import os
 
-MCL_CURRENT = 1
-"""Lock what is mapped now (after warm-up); MCL_FUTURE could make later allocations fail under a lock limit."""
+MCL_CURRENT, MCL_ONFAULT = 1, 4
+"""Lock current mappings as their pages are touched (MCL_ONFAULT, Linux ≥ 4.4): the pages the warmed-up loop
+uses stay resident, without faulting in every page of every mapped library (which costs ~100 MB of RSS).
+No MCL_FUTURE: under a lock limit it could make later allocations fail."""
 
 
 def configure_process(priority: int, affinity: list[int]) -> tuple[list[str], list[str]]:
@@ -33,7 +35,7 @@ def configure_process(priority: int, affinity: list[int]) -> tuple[list[str], li
     libc_name = ctypes.util.find_library("c")
     try:
         libc = ctypes.CDLL(libc_name, use_errno=True)
-        if libc.mlockall(MCL_CURRENT) != 0:
+        if libc.mlockall(MCL_CURRENT | MCL_ONFAULT) != 0:
             refused.append(f"mlockall ({os.strerror(ctypes.get_errno())})")
         else:
             applied.append("memory locked")

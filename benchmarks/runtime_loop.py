@@ -1,0 +1,344 @@
+"""The device loop under load: timing, latency, CPU and memory, against opensourceleg's SoftRealtimeLoop.
+
+Usage: python benchmarks/runtime_loop.py [--seconds 60] [--fast-seconds 20]
+
+A ~100k-parameter causal TCN over a 1 s window of 12 IMU channels (exported to ONNX, in a real bundle)
+runs in the real runtime, fed 100 Hz IMU frames over a pty by a separate process. Runs, one after the
+other on the same machine:
+
+1. ``hipexo run`` as shipped (phase-locked to the IMU stream): lateness, overruns, per-stage p99,
+   IMU-arrival → command-written latency, logging cost, CPU use and peak RSS of the runtime process;
+2. ``hipexo run`` with phase locking off, and 3. the same cycle driven by ``SoftRealtimeLoop``
+   (absolute-phase mode) in the same kind of process: ratio of p99 lateness;
+4. ``hipexo run`` at 500 Hz for headroom;
+and, in this process, PyTorch eager vs ONNX Runtime on the same model (one thread each).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import multiprocessing as mp
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from firmware_bridge.bundle import FORMAT, FORMAT_VERSION, load_bundle, write_manifest
+from firmware_bridge.config import DeviceConfig, RuntimeConfig, SubjectConfig, load_config
+from firmware_bridge.config.paths import REPO_ROOT, default_config
+from firmware_bridge.protocol.messages import ImuReading, ImuSample
+from firmware_bridge.trial.reader import read_trial
+from hil.pty_link import FramePeer, PtyPair
+
+CHANNELS = [f"{imu}.{q}_{a}" for imu in ("thigh_r", "thigh_l") for q in ("gyro", "accel") for a in "xyz"]
+WINDOW_S = 1.0
+STAGES = ("read", "features", "infer", "shape", "write", "log")
+
+
+# --- the student --------------------------------------------------------------------------------------
+def build_bundle(folder: Path, rate_hz: float) -> tuple[Path, int]:
+    import torch
+
+    from distill.models import CausalTCN, parameter_count
+
+    torch.manual_seed(0)
+    window = round(WINDOW_S * rate_hz) if rate_hz <= 100 else 100
+    model = CausalTCN(len(CHANNELS)).eval()
+    folder.mkdir(parents=True, exist_ok=True)
+    example = torch.zeros(1, window, len(CHANNELS))
+    torch.onnx.export(
+        model,
+        (example,),
+        folder / "student.onnx",
+        input_names=["imu_window"],
+        output_names=["hip_command"],
+        opset_version=17,
+        dynamo=False,
+    )
+    write_manifest(
+        folder,
+        {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "model": {
+                "file": "student.onnx",
+                "input": {"name": "imu_window", "shape": [1, window, len(CHANNELS)], "dtype": "float32"},
+                "output": {"name": "hip_command", "shape": [1, 2], "dtype": "float32"},
+                "output_sides": ["right", "left"],
+            },
+            "features": {
+                "channels": CHANNELS,
+                "window": window,
+                "rate_hz": rate_hz,
+                "mean": [0.0] * 12,
+                "std": [2.0] * 12,
+            },
+            "output_scaling": {"command_full_scale_nm_per_kg": 0.25},
+            "provenance": {"note": "benchmark model, random weights"},
+        },
+    )
+    torch.save(model.state_dict(), folder / "weights.pt")
+    return folder, parameter_count(model)
+
+
+def inference_comparison(bundle_dir: Path, runs: int = 3000) -> dict[str, float]:
+    import torch
+
+    from distill.models import CausalTCN
+    from firmware_bridge.runtime.controller import OnnxStudent
+
+    torch.set_num_threads(1)
+    runtime = load_config(default_config("runtime"), RuntimeConfig)
+    device = load_config(default_config("device", "hip_exo"), DeviceConfig)
+    bundle = load_bundle(bundle_dir, runtime, device)
+    student = OnnxStudent(bundle)
+    model = CausalTCN(len(CHANNELS)).eval()
+    model.load_state_dict(torch.load(bundle_dir / "weights.pt"))
+    rng = np.random.default_rng(0)
+    windows = rng.normal(size=(runs, *bundle.input.shape)).astype(np.float32)
+    eager, onnx = np.empty(runs), np.empty(runs)
+    with torch.inference_mode():
+        for _ in range(50):
+            model(torch.from_numpy(windows[0]))
+        for i, w in enumerate(windows):  # interleaved, so both see the same machine state
+            t0 = time.perf_counter_ns()
+            model(torch.from_numpy(w))
+            t1 = time.perf_counter_ns()
+            student.command(w)
+            t2 = time.perf_counter_ns()
+            eager[i], onnx[i] = t1 - t0, t2 - t1
+    return {
+        "eager_p50_ms": np.percentile(eager, 50) / 1e6,
+        "eager_p99_ms": np.percentile(eager, 99) / 1e6,
+        "onnx_p50_ms": np.percentile(onnx, 50) / 1e6,
+        "onnx_p99_ms": np.percentile(onnx, 99) / 1e6,
+    }
+
+
+# --- the IMU feeder (its own process) -----------------------------------------------------------------
+def feed(master_fd: int, rate_hz: float, stop_at: float) -> None:
+    """IMU frames at ``rate_hz`` on absolute deadlines, walking-like values; drains what comes back.
+
+    Like a sensor's microcontroller, the feeder keeps time: SCHED_FIFO where allowed (one above the runtime).
+    """
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(60))
+    except (OSError, AttributeError):
+        pass
+    peer = FramePeer(master_fd)
+    period = 1.0 / rate_hz
+    next_t = time.monotonic()
+    k = 0
+    while time.monotonic() < stop_at:
+        phase = 2 * math.pi * k * period
+        readings = tuple(
+            ImuReading(i, (0.1 * math.sin(phase), 0.2, 2.0 * math.sin(phase + i)), (1.0, 9.81, 0.5 * math.cos(phase)))
+            for i in (0, 1, 2)
+        )
+        try:
+            peer.send(ImuSample(readings))
+        except OSError:
+            return
+        peer.poll()
+        peer.received.clear()
+        k += 1
+        next_t += period
+        delay = next_t - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+
+
+# --- one run -------------------------------------------------------------------------------------------
+def run_loop(mode: str, bundle: Path, seconds: float, rate_hz: float, work: Path) -> dict[str, float]:
+    pty = PtyPair()
+    runtime_cfg = yaml.safe_load(default_config("runtime").read_text())
+    runtime_cfg.update(loop_rate_hz=rate_hz, phase_lock=mode == "locked")
+    config_path = work / f"runtime_{mode}_{rate_hz:g}.yaml"
+    config_path.write_text(yaml.safe_dump(runtime_cfg))
+    trial_dir = work / f"trials_{mode}_{rate_hz:g}"
+    if mode == "srl":
+        command = [
+            sys.executable,
+            __file__,
+            "--srl-child",
+            str(bundle),
+            pty.device_path,
+            str(config_path),
+            str(trial_dir),
+            str(seconds),
+        ]
+    else:
+        command = [
+            sys.executable,
+            "-m",
+            "tools.cli",
+            "run",
+            "--bundle",
+            str(bundle),
+            "--imu-port",
+            pty.device_path,
+            "--runtime-config",
+            str(config_path),
+            "--trial-dir",
+            str(trial_dir),
+            "--duration",
+            str(seconds),
+        ]
+    feeder = mp.get_context("fork").Process(target=feed, args=(pty.master, rate_hz, time.monotonic() + seconds + 30))
+    feeder.start()
+    process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    peak_kb, cpu_s, started = 0, 0.0, time.monotonic()
+    while process.poll() is None:
+        peak_kb, cpu_s = max(peak_kb, _vm_hwm_kb(process.pid)), max(cpu_s, _cpu_seconds(process.pid))
+        time.sleep(0.2)
+    wall = time.monotonic() - started
+    output = process.stdout.read() if process.stdout else ""
+    feeder.terminate()
+    feeder.join()
+    pty.close()
+    if process.returncode != 0:
+        raise SystemExit(f"{mode} run failed ({process.returncode}):\n{output}")
+    (path,) = trial_dir.glob("*.mcap")
+    figures = _timing_figures(read_trial(path))
+    figures.update(peak_rss_mb=peak_kb / 1024, cpu_percent=100 * cpu_s / wall)
+    return figures
+
+
+def _vm_hwm_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError):
+        return 0.0
+
+
+def _timing_figures(log) -> dict[str, float]:
+    timing = log.messages["/timing"]
+    steady = [(t, m) for t, m in timing if m["state"] == 2]  # ASSISTING: the student runs every cycle
+    lateness = np.array([m["lateness_us"] for _, m in steady])
+    out = {
+        "cycles": len(steady),
+        "overruns": sum(m["overrun"] for _, m in steady),
+        "skipped": sum(m["skipped"] for _, m in steady),
+        "late_p50_us": np.percentile(lateness, 50),
+        "late_p99_us": np.percentile(lateness, 99),
+        "late_p999_us": np.percentile(lateness, 99.9),
+        "late_max_us": lateness.max(),
+        "log_drops": max(m["log_drops"] for _, m in timing),
+    }
+    for stage in STAGES:
+        out[f"{stage}_p99_us"] = np.percentile([m[f"{stage}_us"] for _, m in steady], 99)
+    arrivals = np.array([t for t, _ in log.messages["/imu/raw"]])
+    latencies = []
+    for t, m in steady:  # newest frame received before the read stage ended → command written
+        k = np.searchsorted(arrivals, t + 1e3 * m["read_us"], side="right") - 1
+        if k >= 0:
+            written = t + 1e3 * sum(m[f"{s}_us"] for s in STAGES[:5])
+            latencies.append((written - arrivals[k]) / 1e6)
+    out["arrival_to_command_p50_ms"] = np.percentile(latencies, 50)
+    out["arrival_to_command_p99_ms"] = np.percentile(latencies, 99)
+    return out
+
+
+# --- SoftRealtimeLoop child ---------------------------------------------------------------------------
+def srl_child(bundle_dir: str, port: str, config_path: str, trial_dir: str, seconds: str) -> None:
+    """The same runtime objects and cycle, timed by opensourceleg's SoftRealtimeLoop instead of ours."""
+    from opensourceleg.utilities.softrealtimeloop import SoftRealtimeLoop
+
+    from firmware_bridge.runtime.controller import OnnxStudent
+    from firmware_bridge.runtime.link import SerialLink
+    from firmware_bridge.runtime.loop import DeviceRuntime
+    from firmware_bridge.runtime.realtime import configure_process, freeze_garbage_collector
+    from firmware_bridge.runtime.safety import State
+    from firmware_bridge.runtime.timing import CycleTiming
+    from firmware_bridge.trial.writer import TrialLogger
+
+    runtime = load_config(config_path, RuntimeConfig)
+    device = load_config(default_config("device", "hip_exo"), DeviceConfig)
+    subject = load_config(default_config("subject"), SubjectConfig)
+    bundle = load_bundle(Path(bundle_dir), runtime, device)
+    link = SerialLink(port, runtime.baud, runtime.watchdog.reconnect_interval_s)
+    logger = TrialLogger(
+        Path(trial_dir) / "srl.mcap", {}, {}, runtime.log_queue_size, time.time_ns() - time.monotonic_ns()
+    )
+    loop = DeviceRuntime(runtime, device, subject, OnnxStudent(bundle), bundle.features, link, link, logger)
+    configure_process(runtime.realtime_priority, list(runtime.cpu_affinity))  # the same process setup as ours
+    freeze_garbage_collector()
+    timing = CycleTiming()
+    srl = SoftRealtimeLoop(dt=1.0 / runtime.loop_rate_hz, report=False, maintain_original_phase=True)
+    started = time.monotonic_ns()
+    for k, _ in enumerate(srl):
+        now = time.monotonic_ns()
+        # SoftRealtimeLoop's own deadline for this iteration (it advances it by dt before returning)
+        deadline = now if k == 0 else round((srl.loop_deadline - srl.dt) * 1e9)
+        timing.deadline_ns, timing.start_ns, timing.skipped = deadline, now, 0
+        if now - started > float(seconds) * 1e9:
+            loop.request_stop("duration reached")
+        loop.step(timing)
+        loop.clock.end_cycle(timing)
+        if loop.machine.state == State.STOPPED:
+            break
+    logger.close()
+    link.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--fast-seconds", type=float, default=20.0)
+    parser.add_argument("--srl-child", nargs=5, metavar="ARG", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.srl_child:
+        srl_child(*args.srl_child)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        bundle, params = build_bundle(work / "bundle_100", 100.0)
+        fast_bundle, _ = build_bundle(work / "bundle_500", 500.0)
+        print(f"student: causal TCN, {params} parameters, input (1, 100, {len(CHANNELS)}) = 1 s at 100 Hz")
+        inference = inference_comparison(bundle)
+        print(
+            f"inference, 1 thread: ONNX Runtime p50 {inference['onnx_p50_ms']:.3f} ms, p99 {inference['onnx_p99_ms']:.3f} ms;"
+            f" PyTorch eager p50 {inference['eager_p50_ms']:.3f} ms, p99 {inference['eager_p99_ms']:.3f} ms;"
+            f" ratio eager/ONNX p99 {inference['eager_p99_ms'] / inference['onnx_p99_ms']:.1f}x"
+        )
+        results = {}
+        for mode, path, seconds, rate in (
+            ("locked", bundle, args.seconds, 100.0),
+            ("unlocked", bundle, args.seconds, 100.0),
+            ("srl", bundle, args.seconds, 100.0),
+            ("locked", fast_bundle, args.fast_seconds, 500.0),
+        ):
+            label = f"{mode} {rate:g} Hz"
+            results[label] = run_loop(mode, path, seconds, rate, work)
+            r = results[label]
+            print(
+                f"{label:>16}: {r['cycles']} cycles, {r['overruns']} overruns, {r['skipped']} skipped; lateness p50 "
+                f"{r['late_p50_us']:.0f} µs, p99 {r['late_p99_us']:.0f} µs, p99.9 {r['late_p999_us']:.0f} µs, max "
+                f"{r['late_max_us']:.0f} µs; arrival→command p50 {r['arrival_to_command_p50_ms']:.2f} ms, p99 "
+                f"{r['arrival_to_command_p99_ms']:.2f} ms; stage p99 µs "
+                + ", ".join(f"{s} {r[f'{s}_p99_us']:.0f}" for s in STAGES)
+                + f"; log drops {r['log_drops']}; CPU {r['cpu_percent']:.1f} %; peak RSS {r['peak_rss_mb']:.0f} MB"
+            )
+        ratio = results["srl 100 Hz"]["late_p99_us"] / results["unlocked 100 Hz"]["late_p99_us"]
+        print(f"p99 lateness ratio SoftRealtimeLoop / ours (same work, same rate): {ratio:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
