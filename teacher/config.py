@@ -32,6 +32,23 @@ class RewardConfig:
 
 
 @dataclass(frozen=True)
+class RootSupportConfig:
+    """A helping hand for early training: a spring-damper pulling the pelvis along the reference path.
+
+    ``fraction`` scales it (1 = full support, 0 = off); the curriculum anneals it to zero before the
+    walker is judged, and evaluation always runs without it.
+    """
+
+    fraction: float = spec(0.0, ge=0.0, le=1.0)
+    forward_stiffness_n_per_m: float = spec(1000.0, ge=0.0)
+    forward_damping_n_s_per_m: float = spec(200.0, ge=0.0)
+    vertical_stiffness_n_per_m: float = spec(3000.0, ge=0.0)
+    vertical_damping_n_s_per_m: float = spec(300.0, ge=0.0)
+    tilt_stiffness_nm_per_rad: float = spec(300.0, ge=0.0)
+    tilt_damping_nm_s_per_rad: float = spec(30.0, ge=0.0)
+
+
+@dataclass(frozen=True)
 class SimConfig:
     reward: RewardConfig
     fast_twitch_fraction: dict[str, float]
@@ -48,6 +65,7 @@ class SimConfig:
     stride_length_at_1_25_m: float = spec(1.40, gt=0.0)
     max_excitation: dict[str, float] = spec({})
     """Impairment: per muscle (full name, e.g. ``soleus_r``) upper bound on excitation; default 1."""
+    root_support: RootSupportConfig = spec(RootSupportConfig())
     aerobic_factor: float = spec(1.5, gt=0.0)
     basal_w_per_kg: float = spec(1.2, ge=0.0)
 

@@ -95,3 +95,29 @@ def test_sim_check_command_prints_the_model_summary(capsys):
     assert main(["sim", "check", "--seconds", "0.4"]) == 0
     out = capsys.readouterr().out
     assert "muscles (22)" in out and "pelvis, thigh_r, thigh_l" in out and "77.90 kg" in out
+
+
+def test_root_support_holds_a_passive_walker_up_and_goes_away_on_reset(device_config, subject_config):
+    from dataclasses import replace
+
+    from teacher.config import RootSupportConfig, SimConfig
+    from teacher.env import HipExoWalkerEnv
+
+    base = load_config(default_config("sim"), SimConfig)
+    supported = replace(base, root_support=RootSupportConfig(fraction=1.0))
+    outcomes = {}
+    for name, config in (("free", base), ("supported", supported)):
+        env = HipExoWalkerEnv(config, device_config, subject_config)
+        env.reset(seed=3, options={"speed_m_s": 1.2, "phase": 0.1})
+        steps = 0
+        for steps in range(1, 101):  # 2 s of limp muscles
+            _, _, terminated, _, _ = env.step(np.zeros(env.action_space.shape, dtype=np.float32))
+            if terminated:
+                break
+        outcomes[name] = steps
+        if name == "supported":
+            assert np.any(env.backend.data.qfrc_applied != 0.0)
+            env.set_sim_config(base)
+            env.reset(seed=3)
+            assert np.all(env.backend.data.qfrc_applied == 0.0)
+    assert outcomes["free"] < 50 and outcomes["supported"] == 100

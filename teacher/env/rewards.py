@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from teacher.config import RewardConfig
+from teacher.config import RewardConfig, RootSupportConfig
 
 
 def tracking(error_sq: float, gain: float) -> float:
@@ -41,3 +41,19 @@ def combine(config: RewardConfig, errors: dict[str, float], costs: dict[str, flo
     terms.update({name: -getattr(config, name).weight * cost for name, cost in costs.items()})
     terms["alive"] = config.alive
     return sum(terms.values()), terms
+
+
+def root_support_force(support: RootSupportConfig, root: np.ndarray, target: np.ndarray, speed: float) -> np.ndarray:
+    """Spring-damper on (forward, vertical, tilt) toward ``target``, moving forward at ``speed``; × fraction."""
+    position, velocity = root[:3], root[3:]
+    force = np.array(
+        [
+            support.forward_stiffness_n_per_m * (target[0] - position[0])
+            + support.forward_damping_n_s_per_m * (speed - velocity[0]),
+            support.vertical_stiffness_n_per_m * (target[1] - position[1])
+            - support.vertical_damping_n_s_per_m * velocity[1],
+            support.tilt_stiffness_nm_per_rad * (target[2] - position[2])
+            - support.tilt_damping_nm_s_per_rad * velocity[2],
+        ]
+    )
+    return support.fraction * force

@@ -100,7 +100,15 @@ class HipExoWalkerEnv(gym.Env):
         command = action[n:] if self.config.exo_enabled else np.zeros(2)
         imu = []
         torques = []
-        for _ in range(self.config.device_periods_per_control_step):
+        support = self.config.root_support
+        for period in range(self.config.device_periods_per_control_step):
+            if support.fraction > 0.0:
+                elapsed = self._steps * self.control_dt + period / self.config.device_rate_hz
+                self.backend.set_root_force(
+                    rewards.root_support_force(
+                        support, self.backend.root_coordinates(), self._root_target(elapsed), self.speed
+                    )
+                )
             shaped = shape_step(self.shaping, self.shaper, float(command[0]), float(command[1]))
             torque = np.array([shaped.right_nm, shaped.left_nm])
             self.backend.step(excitations, torque, self.config.substeps_per_device_period)
@@ -130,8 +138,7 @@ class HipExoWalkerEnv(gym.Env):
         }
         reward, terms = rewards.combine(self.config.reward, errors, costs)
         self._previous_excitations = excitations
-        elapsed = self._steps * self.control_dt
-        target = self._start_root + np.array([self.speed * elapsed, 0.0])
+        target = self._root_target(self._steps * self.control_dt)[:2]
         terminated = bool(np.hypot(*(body.root_position - target)) > self.config.termination_distance_m)
         truncated = self._steps >= self._max_steps
         info = {
@@ -163,10 +170,15 @@ class HipExoWalkerEnv(gym.Env):
         if changed:
             raise ValueError(f"a running env cannot change {', '.join(changed)}; these fix the policy's interface")
         self.config = config
+        self.backend.set_root_force(np.zeros(3))
         self.max_excitation = self._excitation_limits(config)
         self._max_steps = round(config.episode_s * config.control_rate_hz)
 
     # --- internals ---------------------------------------------------------------------------------
+    def _root_target(self, elapsed_s: float) -> np.ndarray:
+        """Where the root should be: (forward, vertical, tilt), moving at the target speed from the start."""
+        return np.array([self._start_root[0] + self.speed * elapsed_s, self._start_root[1], 0.0])
+
     def _excitation_limits(self, config: SimConfig) -> np.ndarray:
         names = self.backend.muscle_names
         unknown = set(config.max_excitation) - set(names)
@@ -177,6 +189,7 @@ class HipExoWalkerEnv(gym.Env):
     def _reset_internal(self, speed: float, slope: float, phase: float) -> None:
         self.speed, self.slope, self.phase = speed, slope, phase
         self.backend.set_slope(slope)
+        self.backend.set_root_force(np.zeros(3))
         ref = self.reference.sample(speed, phase)
         self.backend.reset(np.r_[0.0, ref.angles_rad.reshape(-1)], np.r_[0.0, ref.velocities_rad_s.reshape(-1)], speed)
         self.shaper = ShaperState.initial(self.shaping)

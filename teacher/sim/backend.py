@@ -66,6 +66,17 @@ class SimBackend(ABC):
         """Advance ``substeps`` physics steps holding excitations (0..1) and exo torques (N·m) constant."""
 
     @abstractmethod
+    def root_coordinates(self) -> np.ndarray:
+        """(forward, vertical, tilt) positions then velocities of the root: cheap, for per-period use."""
+
+    @abstractmethod
+    def set_root_force(self, force: np.ndarray) -> None:
+        """Generalised forces on the root DOFs (forward N, vertical N, pelvis tilt N·m), held until changed.
+
+        Used only by the training curriculum's root support (a helping hand, annealed to zero).
+        """
+
+    @abstractmethod
     def set_slope(self, slope_deg: float) -> None:
         """Walk uphill for positive degrees."""
 

@@ -54,6 +54,9 @@ class MujocoBackend(SimBackend):
         self._dadr = np.array([j.dofadr[0] for j in joints])
         self._hip_dofs = self._dadr[[1, 4]]
         self._root_x, self._root_z = m.joint("pelvis_tx").qposadr[0], m.joint("pelvis_ty").qposadr[0]
+        root = [m.joint(j) for j in ("pelvis_tx", "pelvis_ty", "pelvis_tilt")]
+        self._root_dofs = np.array([j.dofadr[0] for j in root])
+        self._root_qpos = np.array([j.qposadr[0] for j in root])
         self._pelvis = m.body("pelvis").id
         self._feet = np.array([m.body("calcn_r").id, m.body("calcn_l").id])
         self._foot_geoms = [m.geom(g).id for g in FOOT_GEOMS]
@@ -112,6 +115,13 @@ class MujocoBackend(SimBackend):
             z = d.geom_xpos[g][2] + verts @ d.geom_xmat[g].reshape(3, 3)[2]
             lowest = min(lowest, float(z.min()))
         return lowest
+
+    def root_coordinates(self) -> np.ndarray:
+        d = self.data
+        return np.r_[d.qpos[self._root_qpos], d.qvel[self._root_dofs]]
+
+    def set_root_force(self, force: np.ndarray) -> None:
+        self.data.qfrc_applied[self._root_dofs] = force
 
     def set_slope(self, slope_deg: float) -> None:
         theta = math.radians(slope_deg)

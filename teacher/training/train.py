@@ -50,7 +50,9 @@ def make_env(sim_config: SimConfig) -> Callable[[], gym.Env]:
     def thunk() -> gym.Env:
         from teacher.env import HipExoWalkerEnv
 
-        return gym.wrappers.RescaleAction(HipExoWalkerEnv(sim_config), -1.0, 1.0)
+        env = HipExoWalkerEnv(sim_config)
+        unit = np.ones(env.action_space.shape, dtype=np.float32)
+        return gym.wrappers.RescaleAction(env, -unit, unit)
 
     return thunk
 
