@@ -46,24 +46,26 @@ class EventRecord(NamedTuple):
     fields: dict[str, Any]
 
 
+def imu_messages(frames: list[tuple[int, int, int, tuple]]) -> list[tuple[str, int, dict[str, Any]]]:
+    """``/imu/raw`` messages, stamped with their arrival time."""
+    return [
+        (
+            "/imu/raw",
+            received_ns,
+            {
+                "seq": seq,
+                "device_time_us": device_time_us,
+                "readings": [{"imu_id": i, "gyro": list(g), "accel": list(a), "status": s} for i, g, a, s in readings],
+            },
+        )
+        for seq, device_time_us, received_ns, readings in frames
+    ]
+
+
 def cycle_messages(record: CycleRecord, stage_names: tuple[str, ...]) -> list[tuple[str, int, dict[str, Any]]]:
     """Expand one cycle into (topic, t_ns, message) triples."""
     t = record.t_ns
-    out: list[tuple[str, int, dict[str, Any]]] = []
-    for seq, device_time_us, received_ns, readings in record.imu_frames:
-        out.append(
-            (
-                "/imu/raw",
-                received_ns,
-                {
-                    "seq": seq,
-                    "device_time_us": device_time_us,
-                    "readings": [
-                        {"imu_id": i, "gyro": list(g), "accel": list(a), "status": s} for i, g, a, s in readings
-                    ],
-                },
-            )
-        )
+    out = imu_messages(record.imu_frames)
     if record.command is not None:
         out.append(
             ("/student/output", t, {"cycle": record.cycle, "right": record.command[0], "left": record.command[1]})

@@ -1,25 +1,34 @@
-"""The trial logger: a child process that owns the MCAP file, fed by a bounded queue.
+"""The trial logger: a child process that owns the MCAP file, fed through a non-blocking pipe.
 
-The loop only ever calls ``put_nowait``; when the queue is full the record is dropped and counted (the
-count rides along in later records and is logged). The child flushes the file every
-``FLUSH_INTERVAL_S`` so that a SIGKILL of everything loses at most that much; if only the runtime dies,
-the child notices (its parent changes) and finishes the file properly.
+The loop pickles each record and writes it to the pipe in one ``os.write`` of at most ``PIPE_BUF``
+bytes, which the kernel makes atomic: either the whole record goes in, or (pipe full) nothing does and
+the record is dropped and counted; the count rides along in later records. No feeder thread, no lock:
+nothing in the logging path competes with the loop. The pipe holds ``log_queue_size`` typical records.
+The child flushes the file every ``FLUSH_INTERVAL_S`` so that a SIGKILL of everything loses at most that
+much; if only the runtime dies, the child sees the pipe close and finishes the file properly.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import multiprocessing as mp
 import os
-import queue
+import pickle
+import select
+import struct
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from firmware_bridge.runtime.timing import STAGES
-from firmware_bridge.trial.records import TOPICS, CycleRecord, EventRecord, cycle_messages
+from firmware_bridge.trial.records import TOPICS, CycleRecord, EventRecord, cycle_messages, imu_messages
 
 FLUSH_INTERVAL_S = 0.25
+TYPICAL_RECORD_BYTES = 600
+MAX_PIPE_BYTES = 1 << 20
+F_SETPIPE_SZ = 1031
+IMU_FRAMES_PER_PIECE = 4
 PROFILE = "hipexo-trial"
 _STOP = "stop"
 
@@ -36,46 +45,82 @@ class TrialLogger:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         context = mp.get_context("spawn")  # never fork a process that holds ONNX Runtime threads
-        self._queue = context.Queue(maxsize=queue_size)
+        reader, self._writer = context.Pipe(duplex=False)
+        self._fd = self._writer.fileno()
+        _grow_pipe(self._fd, queue_size * TYPICAL_RECORD_BYTES)
         self._process = context.Process(
             target=_writer_main,
-            args=(str(self.path), self._queue, metadata, attachments, wall_offset_ns),
+            args=(str(self.path), reader, metadata, attachments, wall_offset_ns),
             name="hipexo-trial-logger",
             daemon=False,
         )
         self.drops = 0
         self._process.start()
+        reader.close()
+        os.set_blocking(self._fd, False)
 
     def cycle(self, record: CycleRecord) -> None:
-        self._put(record)
+        frame = _frame(record)
+        if len(frame) <= select.PIPE_BUF:
+            self._write(frame)
+            return
+        # After a stall many IMU frames pile up: send them in pieces that each fit one atomic write.
+        for start in range(0, len(record.imu_frames), IMU_FRAMES_PER_PIECE):
+            self._write(_frame(ImuFrames(record.imu_frames[start : start + IMU_FRAMES_PER_PIECE])))
+        self._write(_frame(record._replace(imu_frames=[])))
 
     def event(self, t_ns: int, kind: str, text: str, **fields: Any) -> None:
-        self._put(EventRecord(t_ns, kind, text, fields))
+        self._write(_frame(EventRecord(t_ns, kind, text, fields)))
 
-    def _put(self, item: Any) -> None:
+    def _write(self, frame: bytes) -> None:
+        if len(frame) > select.PIPE_BUF:
+            self.drops += 1
+            return
         try:
-            self._queue.put_nowait(item)
-        except queue.Full:
+            os.write(self._fd, frame)
+        except BlockingIOError:
+            self.drops += 1
+        except OSError:  # the logger process is gone: keep running, count what is lost
             self.drops += 1
 
     def close(self, timeout_s: float = 10.0) -> None:
-        """Let the child drain the queue and finish the file (summary and index)."""
+        """Let the child drain the pipe and finish the file (summary and index)."""
+        os.set_blocking(self._fd, True)
         try:
-            self._queue.put(_STOP, timeout=timeout_s)
-        except queue.Full:
+            os.write(self._fd, _frame(_STOP))
+        except OSError:
             pass
+        self._writer.close()
         self._process.join(timeout_s)
         if self._process.is_alive():
             self._process.terminate()
             self._process.join(1.0)
 
 
+class ImuFrames(NamedTuple):
+    """IMU frames of one cycle sent ahead of their cycle record (only after a stall)."""
+
+    frames: list[tuple[int, int, int, tuple]]
+
+
+def _frame(item: Any) -> bytes:
+    """``multiprocessing.Connection`` framing (4-byte big-endian length), so the child can ``recv_bytes``."""
+    data = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
+    return struct.pack("!i", len(data)) + data
+
+
+def _grow_pipe(fd: int, size: int) -> None:
+    try:
+        fcntl.fcntl(fd, F_SETPIPE_SZ, min(size, MAX_PIPE_BYTES))
+    except OSError:
+        pass  # unprivileged limit (/proc/sys/fs/pipe-max-size): keep the default
+
+
 def _writer_main(
-    path: str, q: Any, metadata: dict[str, dict[str, str]], attachments: dict[str, bytes], wall_offset_ns: int
+    path: str, pipe: Any, metadata: dict[str, dict[str, str]], attachments: dict[str, bytes], wall_offset_ns: int
 ) -> None:
     from mcap.writer import Writer
 
-    parent = os.getppid()
     with open(path, "wb") as stream:
         writer = Writer(stream, chunk_size=64 * 1024)
         writer.start(profile=PROFILE, library="hipexo")
@@ -93,15 +138,15 @@ def _writer_main(
         last_flush = time.monotonic()
         while True:
             try:
-                item = q.get(timeout=0.1)
-            except queue.Empty:
-                item = None
-            except (EOFError, OSError):  # the runtime died mid-write: keep what is complete
+                item = pickle.loads(pipe.recv_bytes()) if pipe.poll(0.1) else None
+            except (EOFError, OSError):  # the runtime is gone: keep what is complete
                 break
-            if item == _STOP or (item is None and os.getppid() != parent):
+            if item == _STOP:
                 break
             if isinstance(item, CycleRecord):
                 messages = cycle_messages(item, STAGES)
+            elif isinstance(item, ImuFrames):
+                messages = imu_messages(item.frames)
             elif isinstance(item, EventRecord):
                 messages = [("/events", item.t_ns, {"kind": item.kind, "text": item.text, **item.fields})]
             else:
