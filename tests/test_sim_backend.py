@@ -122,3 +122,22 @@ def test_muscle_state_active_force_is_gain_times_activation(backend):
         )
         assert state.active_force_n[k] == pytest.approx(gain * d.act[m.actuator_actadr[i]], rel=1e-9, abs=1e-9)
     assert state.activation.min() > 0.3
+
+
+def test_stripped_simulation_model_moves_like_the_full_one(device_config, subject_config):
+    """Dropping the look-only meshes keeps masses and inertias (to 2e-6) and the motion (to 1e-6 over 0.5 s)."""
+    from teacher.sim.model import build_model
+
+    full, _ = build_model(device_config, subject_config, 0.002, visual_meshes=True)
+    lean, _ = build_model(device_config, subject_config, 0.002)
+    assert lean.nmeshvert < full.nmeshvert / 20
+    np.testing.assert_allclose(lean.body_mass, full.body_mass, rtol=1e-6)
+    np.testing.assert_allclose(lean.body_inertia, full.body_inertia, rtol=5e-6, atol=1e-12)
+    data_full, data_lean = mujoco.MjData(full), mujoco.MjData(lean)
+    for model, data in ((full, data_full), (lean, data_lean)):
+        mujoco.mj_resetDataKeyframe(model, data, 0)
+    for _ in range(250):
+        data_full.ctrl[:] = data_lean.ctrl[:] = 0.3
+        mujoco.mj_step(full, data_full)
+        mujoco.mj_step(lean, data_lean)
+    np.testing.assert_allclose(data_lean.qpos, data_full.qpos, atol=1e-6)

@@ -58,6 +58,25 @@ def composed_xml() -> Path:
     return path
 
 
+def simulation_xml() -> Path:
+    """The composed model without its look-only meshes (cached next to it): what every env loads.
+
+    Stripping needs one compile of the full model (~600 MB peak for its meshes); doing it once here keeps
+    each env process from paying that.
+    """
+    full = composed_xml()
+    path = full.with_name(full.stem + "_sim.xml")
+    if path.exists():
+        return path
+    spec = mujoco.MjSpec.from_file(str(full))
+    _drop_visual_meshes(spec, spec.compile())
+    fd, staging = tempfile.mkstemp(suffix=".xml", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        f.write(spec.to_xml())
+    os.replace(staging, path)
+    return path
+
+
 @dataclass(frozen=True)
 class ImuSite:
     name: str
@@ -83,10 +102,10 @@ def _imu_position(model: mujoco.MjModel, segment_body: str) -> np.ndarray:
 
 
 def build_model(
-    device: DeviceConfig, subject: SubjectConfig, physics_dt_s: float
+    device: DeviceConfig, subject: SubjectConfig, physics_dt_s: float, visual_meshes: bool = False
 ) -> tuple[mujoco.MjModel, list[ImuSite]]:
-    """Compile the walker for this device and subject."""
-    spec = mujoco.MjSpec.from_file(str(composed_xml()))
+    """Compile the walker for this device and subject (without the visual-only meshes unless asked)."""
+    spec = mujoco.MjSpec.from_file(str(composed_xml() if visual_meshes else simulation_xml()))
     spec.option.timestep = physics_dt_s
     reference = spec.compile()
 
@@ -117,6 +136,49 @@ def build_model(
 
     _scale_masses(spec, reference, device, subject)
     return spec.compile(), imus
+
+
+EXO_SHELL_PREFIX = "Hippo_L1_hippo"
+"""Mesh geoms of the exo's shell; their masses and inertias stay, only the geometry goes."""
+
+
+def _with_margin(inertia: np.ndarray) -> np.ndarray:
+    """Principal inertia nudged (≤ 1e-6 relative) so the triangle inequality survives the XML's printed digits.
+
+    Thin mesh-derived bodies (the lumbar shells) sit exactly on A + B = C.
+    """
+    values = np.array(inertia, dtype=float)
+    largest = int(np.argmax(values))
+    margin = 1e-6 * values[largest]
+    deficit = values[largest] - (values.sum() - values[largest]) + margin
+    if deficit > 0:
+        others = [k for k in range(3) if k != largest]
+        values[others] += deficit / 2
+    return values
+
+
+def _drop_visual_meshes(spec: mujoco.MjSpec, compiled: mujoco.MjModel) -> None:
+    """Remove mesh geoms that never collide, and the meshes nothing uses any more.
+
+    The composed model carries ~250k mesh vertices, 230k of them in the exo's shell (thigh frames,
+    motors, hip shell). The shell is marked as colliding, but in the planar model it touches nothing
+    while walking (checked over random supported episodes: no contacts); only the feet, legs and torso
+    need collision geometry. Some bodies
+    take their inertia from those meshes, so every body first gets its compiled inertia written in
+    explicitly: the physics is unchanged (a test steps both models side by side).
+    """
+    for body in spec.bodies[1:]:
+        b = compiled.body(body.name)
+        body.explicitinertial = True
+        body.mass, body.ipos, body.iquat, body.inertia = b.mass[0], b.ipos, b.iquat, _with_margin(b.inertia)
+    for geom in list(spec.geoms):
+        shell = geom.name.startswith(EXO_SHELL_PREFIX)
+        if geom.type == mujoco.mjtGeom.mjGEOM_MESH and (shell or (geom.contype == 0 and geom.conaffinity == 0)):
+            spec.delete(geom)
+    used = {g.meshname for g in spec.geoms if g.type == mujoco.mjtGeom.mjGEOM_MESH}
+    for mesh in list(spec.meshes):
+        if mesh.name not in used:
+            spec.delete(mesh)
 
 
 def _device_bodies_by_segment(model: mujoco.MjModel) -> dict[str, list[int]]:
