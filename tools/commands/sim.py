@@ -18,6 +18,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("--seconds", type=float, default=3.0, help="simulated time to step")
     check.add_argument("--seed", type=int, default=0)
     check.set_defaults(func=run_check)
+    scone = sub.add_parser("scone-scenarios", help="write one SCONE scenario per slope for the SCONE backend")
+    scone.add_argument("--model-file", type=Path, required=True, help="the .hfd/.osim model with hip_motor_r/l")
+    scone.add_argument("--state-init-file", type=Path, required=True, help="initial state (.zml)")
+    scone.add_argument("--out", type=Path, required=True)
+    scone.set_defaults(func=run_scone_scenarios)
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -55,4 +60,12 @@ def run_check(args: argparse.Namespace) -> int:
         f"stepped           {args.seconds:g} s simulated in {elapsed:.2f} s ({steps / elapsed:.0f} env steps/s), {falls} falls"
     )
     print(f"metabolic probe   mean {np.mean(metabolic):.2f} W/kg under random excitation")
+    return 0
+
+
+def run_scone_scenarios(args: argparse.Namespace) -> int:
+    from teacher.sim.scone_scenarios import write_slope_scenarios
+
+    written = write_slope_scenarios(args.out, args.model_file, args.state_init_file)
+    print(f"wrote {len(written)} scenarios to {args.out} ({written[0].name} … {written[-1].name})")
     return 0
