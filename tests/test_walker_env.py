@@ -122,3 +122,12 @@ def test_root_support_holds_a_passive_walker_up_and_goes_away_on_reset(device_co
             env.reset(seed=3)
             assert np.all(env.backend.data.qfrc_applied == 0.0)
     assert outcomes["free"] < 50 and outcomes["supported"] == 100
+
+
+def test_sim_render_writes_a_png_strip(tmp_path, capsys):
+    from tools.cli import main
+
+    out = tmp_path / "strip.png"
+    assert main(["sim", "render", "--seconds", "0.3", "--frames", "4", "--out", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "control steps" in capsys.readouterr().out

@@ -18,6 +18,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("--seconds", type=float, default=3.0, help="simulated time to step")
     check.add_argument("--seed", type=int, default=0)
     check.set_defaults(func=run_check)
+    render = sub.add_parser("render", help="a PNG strip of an episode (stick figure when there is no OpenGL)")
+    render.add_argument(
+        "--teacher", type=Path, default=None, help="teacher run dir (default: small random excitations)"
+    )
+    render.add_argument("--config", type=Path, default=None, help="sim config (default: the teacher's, else default)")
+    render.add_argument("--seconds", type=float, default=2.0)
+    render.add_argument("--frames", type=int, default=8)
+    render.add_argument("--speed", type=float, default=1.25)
+    render.add_argument("--slope", type=float, default=0.0)
+    render.add_argument("--seed", type=int, default=0)
+    render.add_argument("--out", type=Path, default=Path("out/sim_render.png"))
+    render.set_defaults(func=run_render)
     scone = sub.add_parser("scone-scenarios", help="write one SCONE scenario per slope for the SCONE backend")
     scone.add_argument("--model-file", type=Path, required=True, help="the .hfd/.osim model with hip_motor_r/l")
     scone.add_argument("--state-init-file", type=Path, required=True, help="initial state (.zml)")
@@ -68,4 +80,32 @@ def run_scone_scenarios(args: argparse.Namespace) -> int:
 
     written = write_slope_scenarios(args.out, args.model_file, args.state_init_file)
     print(f"wrote {len(written)} scenarios to {args.out} ({written[0].name} … {written[-1].name})")
+    return 0
+
+
+def run_render(args: argparse.Namespace) -> int:
+    from teacher.env import HipExoWalkerEnv
+    from teacher.sim.render import draw_strip, offscreen_available, record_episode
+
+    teacher = None
+    if args.teacher is not None:
+        from teacher.policy import TeacherPolicy
+
+        teacher = TeacherPolicy(args.teacher)
+    env = HipExoWalkerEnv(args.config if args.config or teacher is None else teacher.sim_config)
+    options = {"speed_m_s": args.speed, "slope_deg": args.slope, "phase": 0.0}
+    rng = np.random.default_rng(args.seed)
+
+    def act(obs: np.ndarray) -> np.ndarray:
+        if teacher is not None:
+            return teacher.act(obs)
+        return rng.uniform(env.action_space.low, env.action_space.high).astype(np.float32) * 0.2
+
+    frames = record_episode(env, act, args.seconds, args.seed, options)
+    if not offscreen_available():
+        print("no OpenGL context for MuJoCo's offscreen renderer here: drawing a stick figure")
+    who = f"teacher {args.teacher} ({teacher.total_steps} steps)" if teacher else "small random excitations"
+    title = f"{who}, {args.speed:g} m/s, slope {args.slope:+g}°"
+    path = draw_strip(frames, args.out, args.frames, args.slope, title)
+    print(f"wrote {path} ({len(frames)} control steps)")
     return 0
