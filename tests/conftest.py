@@ -21,3 +21,18 @@ def subject_config() -> SubjectConfig:
 @pytest.fixture(scope="session")
 def runtime_config() -> RuntimeConfig:
     return load_config(default_config("runtime"), RuntimeConfig)
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory):
+    """A smoke-sized teacher run (2048 steps through both stages of configs/teacher/smoke.yaml)."""
+    from firmware_bridge.config.paths import CONFIG_DIR
+    from tools.cli import main
+
+    run_dir = tmp_path_factory.mktemp("teacher") / "run"
+    config = str(CONFIG_DIR / "teacher" / "smoke.yaml")
+    assert (
+        main(["teacher", "train", "--config", config, "--run-dir", str(run_dir), "--steps", "2048", "--no-progress"])
+        == 0
+    )
+    return run_dir

@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,18 +25,6 @@ from teacher.training.train import TeacherTrainer
 from tools.cli import main
 
 SMOKE = CONFIG_DIR / "teacher" / "smoke.yaml"
-
-
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory) -> Path:
-    run_dir = tmp_path_factory.mktemp("teacher") / "run"
-    assert (
-        main(
-            ["teacher", "train", "--config", str(SMOKE), "--run-dir", str(run_dir), "--steps", "2048", "--no-progress"]
-        )
-        == 0
-    )
-    return run_dir
 
 
 def test_smoke_run_checkpoints_and_switches_stage_on_its_criteria(smoke_run):
