@@ -157,6 +157,8 @@ class RuntimeUnderTest:
             command += ["--duration", str(duration)]
         self.values = {i: ((0.0, 0.0, 0.0), (0.0, 9.81, 0.0)) for i in IMU_IDS}
         self.paused = False
+        self.frozen = False
+        self._rng = np.random.default_rng(0)
         self.imu_period = 1.0 / imu_rate_hz
         self.sent_imu: list[float] = []
         self._stop = threading.Event()
@@ -184,14 +186,24 @@ class RuntimeUnderTest:
         self.values[2] = ((0.0, 0.0, left), self.values[2][1])
 
     def sample(self) -> ImuSample:
-        return ImuSample(tuple(ImuReading(i, *self.values[i]) for i in IMU_IDS))
+        """The set values plus sensor-like noise (1e-4): bit-identical readings would read as a frozen IMU."""
+        noise = self._rng.normal(0.0, 1e-4, (len(IMU_IDS), 6))
+        return ImuSample(
+            tuple(
+                ImuReading(
+                    i, tuple(np.add(self.values[i][0], noise[k, :3])), tuple(np.add(self.values[i][1], noise[k, 3:]))
+                )
+                for k, i in enumerate(IMU_IDS)
+            )
+        )
 
     def _feed(self) -> None:
         next_t = time.monotonic()
         while not self._stop.is_set():
             if not self.paused:
                 try:
-                    self.imu.send(self.sample())
+                    self._last = self._last if self.frozen and hasattr(self, "_last") else self.sample()
+                    self.imu.send(self._last)
                     self.sent_imu.append(time.monotonic())
                 except OSError:
                     pass

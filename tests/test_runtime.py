@@ -133,6 +133,17 @@ def test_nan_in_imu_input_is_a_fault(bench):
     assert any("NaN/Inf in IMU input" in f for f in faults(run))
 
 
+def test_frozen_imu_is_a_fault(bench):
+    run = bench()
+    assist_then(run)
+    t = time.monotonic()
+    run.frozen = True  # fresh frames, bit-identical readings: a stuck sensor
+    run.wait_for(lambda: any(not c.enabled for w, c in run.commands() if w > t), 2, "zero torque")
+    assert 0.08 < zero_after(run, t) < 0.2, "after frozen_samples (10) identical samples at 100 Hz"
+    assert stop(run) == 0
+    assert any("IMU frozen" in f for f in faults(run))
+
+
 def test_model_output_out_of_range_is_a_fault(bench):
     run = bench()
     assist_then(run)

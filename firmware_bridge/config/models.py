@@ -81,6 +81,9 @@ class WatchdogConfig:
     overrun_streak: int = spec(5, ge=1, doc="consecutive overrunning cycles that trip a fault")
     reconnect_interval_s: float = spec(0.5, gt=0.0)
     model_output_limit: float = spec(1.5, ge=1.0, doc="|normalised output| above this is a fault")
+    frozen_samples: int = spec(
+        10, ge=0, doc="new samples in a row with bit-identical readings that mean a stuck sensor (0: off)"
+    )
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,8 @@ class DeviceRuntime:
         self.stop_reason: str | None = None
         self._requests: deque[tuple[str, str]] = deque()  # deque.append is atomic: no lock a handler could deadlock on
         self.cycle = 0
+        self._frozen: dict[int, int] = {}
+        """Per IMU: new samples in a row whose readings equal the previous ones (a stuck sensor)."""
         self._pending_imu: list[tuple[int, int, int, tuple]] = []
         self._pending_status: list[tuple[int, float, float, int, int, float | None]] = []
         self._newest_arrival_ns = 0
@@ -246,7 +248,12 @@ class DeviceRuntime:
             message = frame.message
             if isinstance(message, ImuSample):
                 for reading in message.readings:
+                    previous = self.latest.get(reading.imu_id)
+                    same = previous is not None and previous.reading[1:3] == reading[1:3]
+                    self._frozen[reading.imu_id] = self._frozen.get(reading.imu_id, 0) + 1 if same else 0
                     self.latest[reading.imu_id] = LatestImu(reading, now_ns / 1e9, frame.seq)
+                limit = self.runtime.watchdog.frozen_samples
+                self.inputs.frozen_imus = tuple(i for i, n in self._frozen.items() if limit and n >= limit)
                 self._pending_imu.append((frame.seq, frame.device_time_us, now_ns, tuple(message.readings)))
                 self._newest_arrival_ns = now_ns
             elif isinstance(message, ControllerStatus):

@@ -39,6 +39,7 @@ class CycleInputs:
     now_s: float
     imu_max_age_s: float = math.inf
     missing_imus: tuple[int, ...] = ()
+    frozen_imus: tuple[int, ...] = ()
     input_nonfinite: bool = False
     bad_frame_times: deque[float] = field(default_factory=deque)
     command: tuple[float, float] | None = None
@@ -57,6 +58,12 @@ def imu_stale(c: CycleInputs, w: WatchdogConfig) -> str | None:
         return f"IMU data missing from ids {list(c.missing_imus)}"
     if c.imu_max_age_s > w.imu_stale_s:
         return f"IMU stale: newest sample {c.imu_max_age_s * 1e3:.1f} ms old (limit {w.imu_stale_s * 1e3:.0f} ms)"
+    return None
+
+
+def imu_frozen(c: CycleInputs, w: WatchdogConfig) -> str | None:
+    if c.frozen_imus:
+        return f"IMU frozen: ids {list(c.frozen_imus)} repeat identical readings ({w.frozen_samples}+ samples)"
     return None
 
 
@@ -108,6 +115,7 @@ CHECKS: tuple[Check, ...] = (
     serial_error,
     motor_controller,
     imu_stale,
+    imu_frozen,
     bad_frame_burst,
     nonfinite_input,
     bad_model_output,

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import yaml
 
+from firmware_bridge.baseline import BaselineConfig, BaselineController
 from firmware_bridge.bundle import MANIFEST, load_bundle
-from firmware_bridge.config import DeviceConfig, RuntimeConfig, SubjectConfig
-from firmware_bridge.runtime.controller import Controller, OnnxStudent
+from firmware_bridge.config import DeviceConfig, RuntimeConfig, SubjectConfig, load_config
+from firmware_bridge.runtime.controller import OnnxStudent
 from firmware_bridge.runtime.link import SerialLink
 from firmware_bridge.runtime.loop import DeviceRuntime, RunSummary
 from firmware_bridge.runtime.realtime import configure_process, freeze_garbage_collector
@@ -54,8 +55,30 @@ def trial_path(trial_dir: Path, info: TrialInfo) -> Path:
     return Path(trial_dir) / f"trial_{stamp}{suffix}.mcap"
 
 
+@dataclass
+class ControllerChoice:
+    """Either a student bundle directory or the baseline controller's config."""
+
+    bundle_dir: Path | None = None
+    baseline_config: Path | None = None
+
+
+def _controller(choice: ControllerChoice, runtime: RuntimeConfig, device: DeviceConfig):
+    """(controller, feature spec, trial metadata, attachments) for the chosen controller."""
+    if choice.bundle_dir is not None:
+        bundle = load_bundle(choice.bundle_dir, runtime, device)
+        metadata = {"bundle_manifest": {"json": json.dumps(bundle.manifest)}}
+        attachments = {MANIFEST: (Path(choice.bundle_dir) / MANIFEST).read_bytes()}
+        return OnnxStudent(bundle), bundle.features, str(Path(choice.bundle_dir).resolve()), metadata, attachments
+    config = load_config(choice.baseline_config, BaselineConfig)
+    controller = BaselineController(config, runtime.loop_rate_hz, device.command_full_scale_nm_per_kg)
+    features = BaselineController.feature_spec(config, runtime.loop_rate_hz)
+    text = Path(choice.baseline_config).read_text()
+    return controller, features, f"baseline ({choice.baseline_config})", {"config_baseline": {"yaml": text}}, {}
+
+
 def run_session(
-    bundle_dir: Path,
+    choice: ControllerChoice,
     imu_port: str,
     motor_port: str,
     runtime: RuntimeConfig,
@@ -67,8 +90,7 @@ def run_session(
     config_texts: dict[str, str],
     say=print,
 ) -> tuple[RunSummary, Path]:
-    bundle = load_bundle(bundle_dir, runtime, device)
-    controller: Controller = OnnxStudent(bundle)
+    controller, features, controller_source, controller_metadata, attachments = _controller(choice, runtime, device)
     imu_link = SerialLink(imu_port, runtime.baud, runtime.watchdog.reconnect_interval_s)
     if not imu_link.is_open:
         raise StartupError(f"IMU port: {imu_link.error}")
@@ -87,21 +109,20 @@ def run_session(
             "subject_id": info.subject_id or subject.subject_id,
             "started_utc": started,
             "controller": controller.name,
-            "bundle": str(Path(bundle_dir).resolve()),
+            "controller_source": controller_source,
             "imu_port": imu_port,
             "motor_port": motor_port,
         },
-        "bundle_manifest": {"json": json.dumps(bundle.manifest)},
+        **controller_metadata,
         **{f"config_{name}": {"yaml": text} for name, text in config_texts.items()},
     }
-    attachments = {MANIFEST: (Path(bundle_dir) / MANIFEST).read_bytes()}
     wall_offset = time.time_ns() - time.monotonic_ns()
     logger = TrialLogger(path, metadata, attachments, runtime.log_queue_size, wall_offset)
 
     def on_event(kind: str, text: str) -> None:
         say(f"[{kind}] {text}")
 
-    loop = DeviceRuntime(runtime, device, subject, controller, bundle.features, imu_link, motor_link, logger, on_event)
+    loop = DeviceRuntime(runtime, device, subject, controller, features, imu_link, motor_link, logger, on_event)
     applied, refused = configure_process(runtime.realtime_priority, list(runtime.cpu_affinity))
     if applied:
         logger.event(time.monotonic_ns(), "info", "real-time setup: " + ", ".join(applied))

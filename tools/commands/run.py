@@ -10,7 +10,15 @@ from firmware_bridge.config.paths import default_config
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("run", help="run the student on the device: IMUs in, torque commands out")
-    parser.add_argument("--bundle", type=Path, required=True, help="student bundle directory (docs/bundle.md)")
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--bundle", type=Path, help="student bundle directory (docs/bundle.md)")
+    which.add_argument(
+        "--baseline",
+        type=Path,
+        nargs="?",
+        const=default_config("controller", "baseline"),
+        help="run the baseline controller instead (default configs/controller/baseline.yaml)",
+    )
     parser.add_argument("--imu-port", default=None, help="serial port of the IMU stream (or runtime config)")
     parser.add_argument("--motor-port", default=None, help="serial port of the motor controller (may equal --imu-port)")
     parser.add_argument(
@@ -33,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_runtime(args: argparse.Namespace) -> int:
     from firmware_bridge.bundle import BundleError
     from firmware_bridge.config import DeviceConfig, RuntimeConfig, SubjectConfig, load_config
-    from firmware_bridge.runtime.session import StartupError, TrialInfo, run_session
+    from firmware_bridge.runtime.session import ControllerChoice, StartupError, TrialInfo, run_session
     from tools.errors import UserError
 
     runtime = load_config(args.runtime_config, RuntimeConfig)
@@ -63,7 +71,7 @@ def run_runtime(args: argparse.Namespace) -> int:
             )
         }
         summary, path = run_session(
-            args.bundle,
+            ControllerChoice(args.bundle, args.baseline),
             imu_port,
             motor_port,
             runtime,
