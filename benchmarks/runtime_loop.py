@@ -110,7 +110,7 @@ def inference_comparison(bundle_dir: Path, runs: int = 3000) -> dict[str, float]
             t0 = time.perf_counter_ns()
             model(torch.from_numpy(w))
             t1 = time.perf_counter_ns()
-            student.command(w)
+            student.command(w, 0.0)
             t2 = time.perf_counter_ns()
             eager[i], onnx[i] = t1 - t0, t2 - t1
     return {

@@ -124,12 +124,10 @@ class PhaseEstimator:
 class BaselineController:
     """Runtime controller: (1, 1, 2) window of raw thigh gyro z → normalised (right, left) hip command."""
 
-    def __init__(self, config: BaselineConfig, rate_hz: float, command_full_scale_nm_per_kg: float):
+    def __init__(self, config: BaselineConfig, command_full_scale_nm_per_kg: float):
         self.config = config
         self.name = "baseline"
-        self.dt = 1.0 / rate_hz
         self.full_scale = command_full_scale_nm_per_kg
-        self.t_s = 0.0
         self.sides = (PhaseEstimator(config), PhaseEstimator(config))
         self.phases: list[float | None] = [None, None]
 
@@ -137,11 +135,11 @@ class BaselineController:
     def feature_spec(config: BaselineConfig, rate_hz: float) -> FeatureSpec:
         return FeatureSpec(tuple(config.channels), window=1, rate_hz=rate_hz, mean=(0.0, 0.0), std=(1.0, 1.0))
 
-    def command(self, window: np.ndarray) -> tuple[float, float]:
-        self.t_s += self.dt
+    def command(self, window: np.ndarray, now_s: float) -> tuple[float, float]:
+        """Stride timing runs on the loop's clock, so cycles skipped while the window refills count as time."""
         out = []
         for side, estimator in enumerate(self.sides):
-            phase = estimator.update(self.t_s, float(window[0, -1, side]))
+            phase = estimator.update(now_s, float(window[0, -1, side]))
             self.phases[side] = phase
             torque = 0.0 if phase is None else hip_torque_nm_per_kg(self.config, phase)
             out.append(torque / self.full_scale)

@@ -20,12 +20,12 @@ def baseline_config() -> BaselineConfig:
 
 def run_baseline(source: RecordingSource, device: DeviceConfig, config: BaselineConfig):
     ids = device.imu_ids()
-    controller = BaselineController(config, source.rate_hz, device.command_full_scale_nm_per_kg)
+    controller = BaselineController(config, device.command_full_scale_nm_per_kg)
     commands, phases = [], []
     for i in range(source.samples):
         sample = source.sample(i)
         window = np.array([[[sample[ids["thigh_r"]][0][2], sample[ids["thigh_l"]][0][2]]]], dtype=np.float32)
-        commands.append(controller.command(window))
+        commands.append(controller.command(window, i / source.rate_hz))
         phases.append(controller.phases[0])
     return controller, np.array(commands), phases
 

@@ -18,8 +18,9 @@ WARMUP_RUNS = 50
 class Controller(Protocol):
     name: str
 
-    def command(self, window: np.ndarray) -> tuple[float, float]:
-        """``window`` is the (1, W, C) float32 student input; returns (right, left) normalised command."""
+    def command(self, window: np.ndarray, now_s: float) -> tuple[float, float]:
+        """``window`` is the (1, W, C) float32 student input at loop time ``now_s``; returns the (right, left)
+        normalised command."""
         ...
 
 
@@ -43,6 +44,6 @@ class OnnxStudent:
         for _ in range(WARMUP_RUNS):
             self.session.run(self._output, {self._input: zeros})
 
-    def command(self, window: np.ndarray) -> tuple[float, float]:
+    def command(self, window: np.ndarray, now_s: float = 0.0) -> tuple[float, float]:
         out = self.session.run(self._output, {self._input: window})[0]
         return float(out[0, 0]), float(out[0, 1])

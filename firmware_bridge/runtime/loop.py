@@ -9,6 +9,7 @@ trial log: records go to a bounded queue of a separate process.
 
 from __future__ import annotations
 
+import math
 import select
 import time
 from collections import deque
@@ -80,6 +81,7 @@ class DeviceRuntime:
         self.stop_reason: str | None = None
         self._requests: deque[tuple[str, str]] = deque()  # deque.append is atomic: no lock a handler could deadlock on
         self.cycle = 0
+        self._raw_nonfinite = False
         self._frozen: dict[int, int] = {}
         """Per IMU: new samples in a row whose readings equal the previous ones (a stuck sensor)."""
         self._pending_imu: list[tuple[int, int, int, tuple]] = []
@@ -150,10 +152,11 @@ class DeviceRuntime:
         status = self.window.push(self.latest, now_s)
         inputs.imu_max_age_s = status.max_age_s
         inputs.missing_imus = status.missing_imus
-        inputs.input_nonfinite = status.nonfinite
+        inputs.input_nonfinite = status.nonfinite or self._raw_nonfinite
+        self._raw_nonfinite = False
         t2 = time.monotonic_ns()
 
-        command = self.controller.command(self.window.tensor()) if self.window.ready else None
+        command = self.controller.command(self.window.tensor(), now_s) if self.window.ready else None
         inputs.command = command
         t3 = time.monotonic_ns()
 
@@ -248,6 +251,8 @@ class DeviceRuntime:
             message = frame.message
             if isinstance(message, ImuSample):
                 for reading in message.readings:
+                    if not (math.isfinite(sum(reading.gyro)) and math.isfinite(sum(reading.accel))):
+                        self._raw_nonfinite = True  # NaN/Inf anywhere is a sensor fault, used channel or not
                     previous = self.latest.get(reading.imu_id)
                     same = previous is not None and previous.reading[1:3] == reading[1:3]
                     self._frozen[reading.imu_id] = self._frozen.get(reading.imu_id, 0) + 1 if same else 0

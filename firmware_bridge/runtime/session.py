@@ -71,7 +71,7 @@ def _controller(choice: ControllerChoice, runtime: RuntimeConfig, device: Device
         attachments = {MANIFEST: (Path(choice.bundle_dir) / MANIFEST).read_bytes()}
         return OnnxStudent(bundle), bundle.features, str(Path(choice.bundle_dir).resolve()), metadata, attachments
     config = load_config(choice.baseline_config, BaselineConfig)
-    controller = BaselineController(config, runtime.loop_rate_hz, device.command_full_scale_nm_per_kg)
+    controller = BaselineController(config, device.command_full_scale_nm_per_kg)
     features = BaselineController.feature_spec(config, runtime.loop_rate_hz)
     text = Path(choice.baseline_config).read_text()
     return controller, features, f"baseline ({choice.baseline_config})", {"config_baseline": {"yaml": text}}, {}

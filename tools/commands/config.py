@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 
 import firmware_bridge.baseline  # noqa: F401  (registers kind: baseline)
+import hil.scenario  # noqa: F401  (registers kind: bench)
 import teacher.config  # noqa: F401  (registers kind: sim)
 import teacher.training.config  # noqa: F401  (registers kind: teacher)
 from firmware_bridge.config import ConfigError, kind_of, known_kinds, load_config

@@ -1,0 +1,229 @@
+"""``hipexo bench``: the real runtime process against a simulated IMU and an emulated motor controller.
+
+The bench owns two pty pairs and exposes each through a stable symlink (``imu_port``, ``motor_port``), as
+udev does for USB adapters; a *disconnect* fault closes the IMU pair and, at its end, points the link at
+a new one, so the runtime sees a port vanish and come back. One loop at the IMU rate (absolute deadlines)
+writes IMU frames, applies the scheduled faults, and services the motor-controller emulator.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from firmware_bridge.config import DeviceConfig
+from firmware_bridge.config.paths import REPO_ROOT, SHARED_DATA_DIR
+from firmware_bridge.protocol.frame import encode_frame
+from firmware_bridge.protocol.messages import ControllerFault, ImuReading, ImuSample
+from hil.motor_emulator import MotorControllerEmulator
+from hil.pty_link import FramePeer, PtyPair
+from hil.scenario import BenchScenario, FaultSpec
+from hil.sources import ImuSource, RecordingSource, TrialReplaySource
+
+STARTUP_TIMEOUT_S = 30.0
+FADE_GRACE_S = 1.5
+
+
+@dataclass
+class BenchRun:
+    """Everything measured on the bench side; the runtime's own view is in its trial log."""
+
+    scenario: BenchScenario
+    trial_path: Path
+    runtime_output: str
+    returncode: int
+    imu_writes: dict[int, float] = field(default_factory=dict)
+    """IMU frame seq → bench time written (s)."""
+    commands: list = field(default_factory=list)
+    """Commands received by the emulator (ReceivedCommand)."""
+    fault_windows: list[tuple[FaultSpec, float, float]] = field(default_factory=list)
+    """(fault, start, end) in bench time."""
+    start_s: float = 0.0
+    wall_offset_s: float = 0.0
+    """Wall clock minus the bench's monotonic clock (the trial log is stamped in wall time)."""
+
+
+def make_source(scenario: BenchScenario, device: DeviceConfig) -> ImuSource:
+    path = Path(scenario.source.path)
+    if scenario.source.kind == "trial":
+        return TrialReplaySource(path, scenario.imu_rate_hz)
+    folder = path if path.is_absolute() else SHARED_DATA_DIR / path
+    return RecordingSource(folder, device, scenario.imu_rate_hz, loop=True)
+
+
+class _Link:
+    """A pty pair behind a symlink that can be unplugged and plugged back."""
+
+    def __init__(self, link: Path):
+        self.link = link
+        self.pair: PtyPair | None = None
+        self.peer: FramePeer | None = None
+        self.plug()
+
+    def plug(self) -> None:
+        self.pair = PtyPair()
+        self.peer = FramePeer(self.pair.master)
+        tmp = self.link.with_suffix(".new")
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(self.pair.device_path)
+        os.replace(tmp, self.link)
+
+    def unplug(self) -> None:
+        self.link.unlink(missing_ok=True)
+        if self.pair is not None:
+            self.pair.close()
+        self.pair = self.peer = None
+
+    def close(self) -> None:
+        self.unplug()
+
+
+def run_bench(
+    scenario: BenchScenario,
+    controller_args: list[str],
+    work_dir: Path,
+    device: DeviceConfig,
+    device_config_path: Path,
+    runtime_config_path: Path,
+    progress=None,
+) -> BenchRun:
+    work_dir.mkdir(parents=True, exist_ok=True)
+    source = make_source(scenario, device)
+    imu_link, motor_link = _Link(work_dir / "imu_port"), _Link(work_dir / "motor_port")
+    emulator = MotorControllerEmulator(
+        motor_link.peer, scenario.emulator.watchdog_s, scenario.emulator.tau_s, scenario.emulator.limit_nm
+    )
+    trial_dir = work_dir / "trials"
+    command = [sys.executable, "-m", "tools.cli", "run", *controller_args, "--imu-port", str(imu_link.link)]
+    command += ["--motor-port", str(motor_link.link), "--trial-dir", str(trial_dir)]
+    command += ["--runtime-config", str(runtime_config_path), "--device-config", str(device_config_path)]
+    command += ["--condition", "hil-bench", "--notes", f"source {scenario.source.kind}:{scenario.source.path}"]
+    output_path = work_dir / "runtime_output.txt"
+    with open(output_path, "w") as output:
+        process = subprocess.Popen(
+            command, cwd=REPO_ROOT, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            run = _stream(scenario, source, imu_link, emulator, process, trial_dir, progress)
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+            imu_link.close()
+            motor_link.close()
+    run.runtime_output = output_path.read_text()
+    run.returncode = process.returncode
+    trials = sorted(trial_dir.glob("*.mcap"))
+    if not trials:
+        raise RuntimeError(f"the runtime wrote no trial log; its output:\n{run.runtime_output}")
+    run.trial_path = trials[-1]
+    return run
+
+
+def _serve_until(deadline: float, emulator: MotorControllerEmulator) -> None:
+    """Until the next IMU period: answer the runtime's commands the moment they arrive (as firmware would)."""
+    fd = emulator.peer.fd
+    last = time.monotonic()
+    emulator.service(last, 0.0)
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        select.select([fd], [], [], remaining)
+        now = time.monotonic()
+        emulator.service(now, now - last)
+        last = now
+
+
+def _stream(scenario, source, imu_link, emulator, process, trial_dir, progress) -> BenchRun:
+    run = BenchRun(scenario, Path(), "", 0)
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while not (trial_dir.exists() and any(trial_dir.glob("*.mcap"))):  # the runtime has loaded and is logging
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("the runtime did not start (see runtime_output.txt)")
+        time.sleep(0.05)
+    period = 1.0 / scenario.imu_rate_hz
+    drift = 1.0 + scenario.clock_drift_ppm * 1e-6
+    start = time.monotonic()
+    run.start_s = start
+    run.wall_offset_s = time.time() - start
+    faults = sorted(scenario.faults, key=lambda f: f.at_s)
+    run.fault_windows = [(f, start + f.at_s, start + f.at_s + f.duration_s) for f in faults]
+    held: list[bytes] = []
+    previous: bytes | None = None
+    frozen: ImuSample | None = None
+    seq = 0
+    k = 0
+    stop_sent_at = None
+    while True:
+        now = time.monotonic()
+        t = now - start
+        active = {f.type for f, a, b in run.fault_windows if a <= now < b}
+        ended = [f for f, a, b in run.fault_windows if b <= now and b > now - period]
+        if stop_sent_at is None and t >= scenario.duration_s:
+            process.send_signal(signal.SIGTERM)
+            stop_sent_at = now
+        if stop_sent_at is not None and (process.poll() is not None or now - stop_sent_at > FADE_GRACE_S + 5):
+            break
+        emulator.estop = "estop" in active
+        emulator.injected_fault_bits = ControllerFault.OVER_TEMPERATURE if "motor_fault" in active else 0
+        if "disconnect" in active and imu_link.peer is not None:
+            imu_link.unplug()
+        if imu_link.peer is None and "disconnect" not in active:
+            imu_link.plug()
+        sample = source.sample(k)
+        if sample is not None and stop_sent_at is None:
+            readings = tuple(ImuReading(i, g, a) for i, (g, a) in sorted(sample.items()))
+            if "nan" in active:
+                readings = tuple(r._replace(gyro=(math.nan, r.gyro[1], r.gyro[2])) for r in readings)
+            message = ImuSample(readings)
+            if "frozen" in active:
+                frozen = frozen or message
+                message = frozen
+            else:
+                frozen = None
+            device_us = round(t * drift * 1e6)
+            frame = encode_frame(message, seq, device_us & 0xFFFFFFFF)
+            frames = [frame]
+            if "corrupt" in active:
+                frames = [frame[:5] + bytes([frame[5] ^ 0xFF]) + frame[6:]]
+            if "duplicate_seq" in active:
+                frames = [frame, frame]
+            if "out_of_order" in active:
+                if previous is None:
+                    previous, frames = frame, []
+                else:
+                    frames, previous = [frame, previous], None
+            if "delay_burst" in active:
+                held += frames
+                frames = []
+            elif held:
+                frames, held = held + frames, []
+            if "imu_loss" in active:
+                frames = []
+            if imu_link.peer is not None:
+                for data in frames:
+                    try:
+                        imu_link.peer.write_raw(data)
+                    except OSError:
+                        break
+                if frames and "corrupt" not in active:
+                    run.imu_writes.setdefault(seq, now)
+                imu_link.peer.poll()
+            seq = (seq + 1) % 65536
+        if ended:
+            previous = None
+        if progress is not None:
+            progress(min(t, scenario.duration_s))
+        k += 1
+        _serve_until(start + k * period, emulator)
+    process.wait(timeout=10)
+    run.commands = emulator.commands
+    return run

@@ -1,0 +1,250 @@
+"""Bench analysis and report: timing, round trip, torque against gait phase, fault reactions; Markdown, PNG, JSON."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from firmware_bridge.baseline import BaselineConfig, PhaseEstimator
+from firmware_bridge.trial.reader import TrialLog, read_trial
+from hil.bench import BenchRun
+
+PHASE_BINS = 50
+ASSISTING = 2
+ARMED = 1
+
+
+@dataclass
+class FaultOutcome:
+    type: str
+    at_s: float
+    duration_s: float
+    expectation: str
+    reaction_s: float | None
+    rearmed: bool | None
+    passed: bool
+    detail: str
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"count": 0}
+    a = np.array(values)
+    return {
+        "count": len(a),
+        "p50": float(np.percentile(a, 50)),
+        "p99": float(np.percentile(a, 99)),
+        "max": float(a.max()),
+    }
+
+
+def round_trips_ms(run: BenchRun, log: TrialLog) -> list[float]:
+    """IMU frame written by the bench → the command computed from it received by the emulator.
+
+    Frames written during a fault (or within 0.5 s after it) are left out: faults delay frames on purpose.
+    """
+    received = {c.seq: c.t_s for c in run.commands}
+    imu = [(t, m["seq"]) for t, m in log.messages.get("/imu/raw", [])]
+    times = np.array([t for t, _ in imu])
+    timing = {m["cycle"]: m for m in log.topic("/timing")}
+    out = []
+    for t, m in log.messages.get("/motor/command", []):
+        cycle = timing.get(m["cycle"])
+        if cycle is None or m["seq"] not in received:
+            continue
+        k = np.searchsorted(times, t + 1e3 * cycle["read_us"], side="right") - 1
+        if k < 0:
+            continue
+        written = run.imu_writes.get(imu[k][1])
+        if written is not None and not any(a - 0.05 <= written <= b + 0.5 for _, a, b in run.fault_windows):
+            out.append(1e3 * (received[m["seq"]] - written))
+    return [v for v in out if 0 <= v < 1000]
+
+
+def fault_outcomes(run: BenchRun, log: TrialLog) -> list[FaultOutcome]:
+    events = [(t / 1e9 - run.wall_offset_s, e) for t, e in log.messages.get("/events", [])]
+    outcomes = []
+    windows = run.fault_windows
+    for n, (fault, a, b) in enumerate(windows):
+        e = fault.expect
+        next_start = windows[n + 1][1] if n + 1 < len(windows) else float("inf")
+        disabled = [c.t_s for c in run.commands if c.t_s >= a and not c.enabled]
+        reaction = (disabled[0] - a) if disabled else None
+        rearmed = any(t >= b and t < next_start and ev.get("state") == "ARMED" for t, ev in events) if e.rearm else None
+        if e.no_fault:
+            dropped = [t for t in disabled if t <= b + 0.1]
+            passed = not dropped
+            expectation = "assistance continues"
+            detail = "no disabled command" if passed else f"disabled {dropped[0] - a:.3f} s after injection"
+        else:
+            passed = reaction is not None and reaction <= e.zero_within_s and (rearmed is not False)
+            expectation = f"zero within {1e3 * e.zero_within_s:.0f} ms" + (
+                ", re-arm with soft start" if e.rearm else ""
+            )
+            detail = "never disabled" if reaction is None else f"disabled after {1e3 * reaction:.1f} ms"
+            if e.rearm:
+                detail += "; re-armed" if rearmed else "; NOT re-armed"
+        outcomes.append(
+            FaultOutcome(fault.type, fault.at_s, fault.duration_s, expectation, reaction, rearmed, passed, detail)
+        )
+    return outcomes
+
+
+def torque_by_phase(log: TrialLog, thigh_ids: tuple[int, int], rate_hz: float, mass_kg: float) -> np.ndarray:
+    """(side, bin, [mean, sd]) of shaped torque (N·m/kg) against gait phase re-estimated from the logged gyro."""
+    estimators = [PhaseEstimator(_default_phase_config()) for _ in range(2)]
+    latest = {i: 0.0 for i in thigh_ids}
+    imu = log.messages.get("/imu/raw", [])
+    shaped = log.messages.get("/torque/shaped", [])
+    bins: list[list[list[float]]] = [[[] for _ in range(PHASE_BINS)] for _ in range(2)]
+    k = 0
+    for n, (t, m) in enumerate(shaped):
+        while k < len(imu) and imu[k][0] <= t:
+            for r in imu[k][1]["readings"]:
+                if r["imu_id"] in latest and r["gyro"][2] is not None:
+                    latest[r["imu_id"]] = r["gyro"][2]
+            k += 1
+        for side, imu_id in enumerate(thigh_ids):
+            phase = estimators[side].update(n / rate_hz, float(latest[imu_id]))
+            if phase is not None:
+                torque = m["right_nm" if side == 0 else "left_nm"] / mass_kg
+                bins[side][min(int(phase * PHASE_BINS), PHASE_BINS - 1)].append(torque)
+    out = np.full((2, PHASE_BINS, 2), np.nan)
+    for side in range(2):
+        for b, values in enumerate(bins[side]):
+            if values:
+                out[side, b] = [np.mean(values), np.std(values)]
+    return out
+
+
+def _default_phase_config() -> BaselineConfig:
+    from firmware_bridge.baseline import TorqueBump
+
+    zero = TorqueBump(0.0, 0.0, 1.0, 2.0)
+    return BaselineConfig(extension=zero, flexion=zero)
+
+
+def analyse(run: BenchRun, thigh_ids: tuple[int, int], rate_hz: float, mass_kg: float) -> dict:
+    log = read_trial(run.trial_path)
+    timing = log.topic("/timing")
+    assisting = [m["lateness_us"] for m in timing if m["state"] == ASSISTING]
+    outcomes = fault_outcomes(run, log)
+    return {
+        "trial": str(run.trial_path),
+        "returncode": run.returncode,
+        "cycles": len(timing),
+        "overruns": sum(m["overrun"] for m in timing),
+        "skipped": sum(m["skipped"] for m in timing),
+        "lateness_us": _percentiles([m["lateness_us"] for m in timing]),
+        "lateness_assisting_us": _percentiles(assisting),
+        "round_trip_ms": _percentiles(round_trips_ms(run, log)),
+        "faults": [asdict(o) for o in outcomes],
+        "all_passed": all(o.passed for o in outcomes) and run.returncode == 0,
+        "torque_by_phase": torque_by_phase(log, thigh_ids, rate_hz, mass_kg).tolist(),
+        "log": log,
+    }
+
+
+def write_report(run: BenchRun, figures: dict, out_dir: Path, title: str) -> Path:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plots = _plots(run, figures, out_dir)
+    lt, la, rt = figures["lateness_us"], figures["lateness_assisting_us"], figures["round_trip_ms"]
+    s = run.scenario
+    lines = [
+        f"# HIL bench report: {title}",
+        "",
+        f"- Source: {s.source.kind} `{s.source.path}` at {s.imu_rate_hz:g} Hz (clock drift {s.clock_drift_ppm:g} ppm), "
+        f"{s.duration_s:g} s; motor emulator watchdog {1e3 * s.emulator.watchdog_s:.0f} ms, τ {1e3 * s.emulator.tau_s:.0f} ms",
+        f"- Trial log: `{figures['trial']}` (runtime exit code {figures['returncode']})",
+        f"- **Result: {'PASS' if figures['all_passed'] else 'FAIL'}**",
+        "",
+        "## Timing",
+        "",
+        "| figure | value |",
+        "|---|---|",
+        f"| cycles / overruns / skipped periods | {figures['cycles']} / {figures['overruns']} / {figures['skipped']} |",
+        f"| lateness p50 / p99 / max (all cycles) | {lt.get('p50', float('nan')):.0f} / {lt.get('p99', float('nan')):.0f} / {lt.get('max', float('nan')):.0f} µs |",
+        f"| lateness p50 / p99 / max (assisting) | {la.get('p50', float('nan')):.0f} / {la.get('p99', float('nan')):.0f} / {la.get('max', float('nan')):.0f} µs |",
+        f"| round trip, IMU frame written → its command received (n={rt.get('count', 0)}) | "
+        f"p50 {rt.get('p50', float('nan')):.2f} / p99 {rt.get('p99', float('nan')):.2f} / max {rt.get('max', float('nan')):.2f} ms |",
+        "",
+        "## Faults",
+        "",
+        "| fault | at s | for s | expected | measured | result |",
+        "|---|---|---|---|---|---|",
+    ]
+    for f in figures["faults"]:
+        lines.append(
+            f"| {f['type']} | {f['at_s']:g} | {f['duration_s']:g} | {f['expectation']} | {f['detail']} | "
+            f"{'pass' if f['passed'] else '**FAIL**'} |"
+        )
+    lines += ["", "## Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots]
+    path = out_dir / "bench_report.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def write_json(figures: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({k: v for k, v in figures.items() if k != "log"}, indent=1, default=float))
+
+
+def _plots(run: BenchRun, figures: dict, out_dir: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    log = figures["log"]
+    written = []
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3))
+    lateness = [m["lateness_us"] for m in log.topic("/timing")]
+    axes[0].hist(lateness, bins=60, log=True)
+    axes[0].set_title("loop lateness (µs)")
+    rtt = round_trips_ms(run, log)
+    axes[1].hist(rtt, bins=60)
+    axes[1].set_title("round trip: IMU frame → command (ms)")
+    fig.tight_layout()
+    written.append(_save(fig, out_dir / "timing.png"))
+    profile = np.array(figures["torque_by_phase"])
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    x = (np.arange(PHASE_BINS) + 0.5) * 100 / PHASE_BINS
+    for side, colour, label in ((0, "tab:red", "right"), (1, "tab:blue", "left")):
+        ax.plot(x, profile[side, :, 0], color=colour, label=label)
+        ax.fill_between(
+            x,
+            profile[side, :, 0] - profile[side, :, 1],
+            profile[side, :, 0] + profile[side, :, 1],
+            color=colour,
+            alpha=0.2,
+        )
+    ax.axhline(0, color="0.7", lw=0.8)
+    ax.set_xlabel("gait phase from the thigh gyro (% cycle)")
+    ax.set_ylabel("commanded torque (N·m/kg, + flexion)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    written.append(_save(fig, out_dir / "torque_vs_phase.png"))
+    fig, ax = plt.subplots(figsize=(12, 3.2))
+    t = np.array([c.t_s - run.start_s for c in run.commands])
+    right = np.array([c.right_nm if c.enabled else 0.0 for c in run.commands])
+    ax.plot(t, right, lw=0.7, color="tab:red", label="right command received (N·m)")
+    for f, (spec_, a, b) in zip(figures["faults"], run.fault_windows, strict=True):
+        ax.axvspan(a - run.start_s, b - run.start_s, color="tab:green" if f["passed"] else "tab:orange", alpha=0.25)
+        ax.text(a - run.start_s, ax.get_ylim()[1] * 0.9, spec_.type, fontsize=7, rotation=90, va="top")
+    ax.set_xlabel("bench time (s)")
+    ax.set_title("fault timeline (green: expectation met, orange: missed)")
+    fig.tight_layout()
+    written.append(_save(fig, out_dir / "fault_timeline.png"))
+    return written
+
+
+def _save(fig, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

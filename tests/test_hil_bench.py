@@ -1,0 +1,60 @@
+"""The HIL bench end to end: real runtime process, IMU simulator and motor emulator on ptys, every fault type."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from firmware_bridge.config import DeviceConfig, load_config
+from firmware_bridge.config.paths import default_config
+from hil.scenario import BenchScenario
+from hil.sources import TrialReplaySource
+from tools.cli import main
+
+
+@pytest.fixture(scope="module")
+def bench_result(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    code = main(["bench", "--out", str(out), "--json", str(out / "figures.json")])
+    return code, out, json.loads((out / "figures.json").read_text())
+
+
+def test_every_fault_meets_its_expectation(bench_result):
+    code, _, figures = bench_result
+    scenario = load_config(default_config("bench"), BenchScenario)
+    assert {f["type"] for f in figures["faults"]} == {f.type for f in scenario.faults}
+    failed = [f for f in figures["faults"] if not f["passed"]]
+    assert not failed, failed
+    assert code == 0 and figures["all_passed"]
+    for f in figures["faults"]:
+        if f["reaction_s"] is not None and f["type"] in ("imu_loss", "disconnect", "nan", "estop"):
+            assert f["reaction_s"] <= 0.05
+            assert f["rearmed"]
+
+
+def test_report_has_timing_round_trip_and_plots(bench_result):
+    _, out, figures = bench_result
+    report = (out / "bench_report.md").read_text()
+    assert "**Result: PASS**" in report and "round trip" in report
+    for name in ("timing.png", "torque_vs_phase.png", "fault_timeline.png"):
+        assert (out / name).read_bytes()[:4] == b"\x89PNG"
+    assert figures["round_trip_ms"]["count"] > 1000 and figures["round_trip_ms"]["p50"] < 10.0
+    assert figures["overruns"] <= 5
+
+
+def test_torque_against_gait_phase_has_the_baseline_shape(bench_result):
+    _, _, figures = bench_result
+    right = [row[0] for row in figures["torque_by_phase"][0]]
+    extension_bin = min(range(len(right)), key=lambda k: right[k] if right[k] == right[k] else 1e9)
+    flexion_bin = max(range(len(right)), key=lambda k: right[k] if right[k] == right[k] else -1e9)
+    assert extension_bin < 20 and 22 < flexion_bin < 40  # 50 bins: early stance, and ~50-75 % of the cycle
+    assert min(right) < -0.03 and max(right) > 0.03
+
+
+def test_a_logged_trial_replays_as_a_source(bench_result, device_config: DeviceConfig):
+    _, out, figures = bench_result
+    source = TrialReplaySource(figures["trial"])
+    first = source.sample(0)
+    assert set(first) == set(device_config.imu_ids().values())
+    assert source.sample(len(source.frames)) is None and source.duration_s > 20
