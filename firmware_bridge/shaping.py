@@ -24,7 +24,7 @@ from firmware_bridge.config.models import DeviceConfig, SubjectConfig
 from firmware_bridge.filters import lfilter_step, lowpass_coefficients
 
 FADED_OUT_NM = 0.01
-"""Below this magnitude a finished fade snaps the output to exactly zero."""
+"""Below this magnitude a finished fade snaps the output to exactly zero (when a rate-limited step reaches it)."""
 
 
 @dataclass(frozen=True)
@@ -115,6 +115,7 @@ def shape_step(params: ShapingParams, state: ShaperState, command_right: float, 
     max_step = params.max_step_nm
     limit = params.torque_limit_nm
     clamped = rate_limited = False
+    zero_reachable = abs(state.output_nm[0]) <= max_step and abs(state.output_nm[1]) <= max_step
     for side, command in enumerate((command_right, command_left)):
         command = -1.0 if command < -1.0 else 1.0 if command > 1.0 else command
         filtered = lfilter_step(
@@ -131,7 +132,12 @@ def shape_step(params: ShapingParams, state: ShaperState, command_right: float, 
         elif value < -limit:
             value, clamped = -limit, True
         state.output_nm[side] = value
-    if state.gain == 0.0 and state.gain_target == 0.0 and max(map(abs, state.output_nm)) < FADED_OUT_NM:
+    if (
+        state.gain == 0.0
+        and state.gain_target == 0.0
+        and max(map(abs, state.output_nm)) < FADED_OUT_NM
+        and zero_reachable  # the snap itself must honour the rate limit
+    ):
         reset(state)
         state.gain_target = 0.0
     return ShapedTorque(state.output_nm[0], state.output_nm[1], False, clamped, rate_limited)

@@ -40,7 +40,7 @@ def test_report_has_timing_round_trip_and_plots(bench_result):
     for name in ("timing.png", "torque_vs_phase.png", "fault_timeline.png"):
         assert (out / name).read_bytes()[:4] == b"\x89PNG"
     assert figures["round_trip_ms"]["count"] > 1000 and figures["round_trip_ms"]["p50"] < 10.0
-    assert figures["overruns"] <= 5
+    assert figures["overruns"] <= 0.01 * figures["cycles"]  # a shared 2-core machine: rare, not routine
 
 
 def test_torque_against_gait_phase_has_the_baseline_shape(bench_result):
