@@ -22,6 +22,7 @@ class PpoConfig:
     ent_coef: float = spec(0.0, ge=0.0)
     vf_coef: float = spec(0.5, ge=0.0)
     max_grad_norm: float = spec(0.5, gt=0.0)
+    target_kl: float | None = spec(None, gt=0.0, doc="stop an update's epochs early past this KL")
     net_arch: list[int] = spec([256, 256])
     log_std_init: float = spec(-1.0, doc="initial exploration noise (log std) on the [-1, 1] action scale")
 

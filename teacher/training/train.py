@@ -128,6 +128,7 @@ class TeacherTrainer:
                 ent_coef=p.ent_coef,
                 vf_coef=p.vf_coef,
                 max_grad_norm=p.max_grad_norm,
+                target_kl=p.target_kl,
                 policy_kwargs={"net_arch": list(p.net_arch), "log_std_init": p.log_std_init},
                 seed=self.config.seed,
                 device="cpu",
