@@ -41,3 +41,42 @@ class CausalTCN(nn.Module):
 
 def parameter_count(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+class GRUStudent(nn.Module):
+    """Comparison model: a GRU over the window; the output at the newest step."""
+
+    def __init__(self, in_channels: int, hidden: int = 64):
+        super().__init__()
+        self.gru = nn.GRU(in_channels, hidden, batch_first=True)
+        self.head = nn.Linear(hidden, 2)
+
+    def forward(self, window: torch.Tensor) -> torch.Tensor:
+        out, _ = self.gru(window)
+        return self.head(out[:, -1])
+
+
+class MLPStudent(nn.Module):
+    """Comparison model: the flattened window through two hidden layers."""
+
+    def __init__(self, in_channels: int, window: int, hidden: int = 64):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(in_channels * window, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, 2),
+        )
+
+    def forward(self, window: torch.Tensor) -> torch.Tensor:
+        return self.net(window)
+
+
+def build_student(architecture: str, in_channels: int, window: int, hidden: int) -> nn.Module:
+    if architecture == "tcn":
+        return CausalTCN(in_channels, hidden)
+    if architecture == "gru":
+        return GRUStudent(in_channels, hidden)
+    return MLPStudent(in_channels, window, hidden)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+import distill.config  # noqa: F401  (registers kind: distill)
 import firmware_bridge.baseline  # noqa: F401  (registers kind: baseline)
 import hil.scenario  # noqa: F401  (registers kind: bench)
 import teacher.config  # noqa: F401  (registers kind: sim)

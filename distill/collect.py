@@ -1,0 +1,114 @@
+"""Teacher rollouts with simulated IMUs at the device rate, randomised, stored as arrays with their metadata.
+
+Each control step the teacher acts on the privileged observation; its two exo commands (normalised, before
+shaping) are the labels, held over the control step's device periods like the env holds them. In DAgger
+rounds a ``driver`` (the student) replaces the exo part of the action, so the walker visits the states the
+student leads it to, while the labels stay the teacher's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from distill.config import DistillConfig
+from distill.randomise import SensorModel
+from firmware_bridge.config import DeviceConfig, SubjectConfig, load_config
+from firmware_bridge.config.paths import default_config
+from teacher.config import RootSupportConfig
+
+Driver = Callable[[np.ndarray], np.ndarray]
+"""(periods so far, n_imus, 6) randomised IMU history → normalised exo command (right, left)."""
+
+
+@dataclass
+class Episode:
+    speed_m_s: float
+    slope_deg: float
+    seed: int
+    imu: np.ndarray
+    """(T, n_imus, 6) randomised, at the device rate."""
+    labels: np.ndarray
+    """(T, 2) the teacher's normalised exo command."""
+    fell: bool
+
+
+def rollout(
+    teacher, config: DistillConfig, speed: float, slope: float, seed: int, driver: Driver | None = None
+) -> Episode:
+    from teacher.env import HipExoWalkerEnv
+
+    rng = np.random.default_rng(seed)
+    r = config.randomisation
+    device = load_config(default_config("device", "hip_exo"), DeviceConfig)
+    subject = load_config(default_config("subject"), SubjectConfig)
+    subject = dataclasses.replace(subject, body_mass_kg=subject.body_mass_kg * rng.uniform(*r.body_mass_scale))
+    scale = rng.uniform(*r.device_mass_scale)
+    device = dataclasses.replace(device, segment_masses_kg={k: v * scale for k, v in device.segment_masses_kg.items()})
+    sim = dataclasses.replace(
+        teacher.sim_config, exo_enabled=True, root_support=RootSupportConfig(), episode_s=config.episode_s
+    )
+    env = HipExoWalkerEnv(sim, device, subject)
+    obs, _ = env.reset(seed=seed, options={"speed_m_s": speed, "slope_deg": slope})
+    clean, labels = [], []
+    steps = round(config.episode_s * sim.control_rate_hz)
+    periods = sim.device_periods_per_control_step
+    sensors = SensorModel.draw(r, len(env.backend.imu_names), steps * periods, rng)
+    fell = False
+    for _ in range(steps):
+        action = teacher.act(obs)
+        label = action[-2:].copy()
+        if driver is not None and clean:
+            action[-2:] = np.clip(driver(sensors.apply(np.array(clean))), -1.0, 1.0)
+        obs, _, terminated, truncated, info = env.step(action)
+        clean.extend(info["imu"])
+        labels.extend([label] * periods)
+        if terminated or truncated:
+            fell = terminated
+            break
+    imu = sensors.apply(np.array(clean))
+    return Episode(speed, slope, seed, imu, np.array(labels, dtype=np.float32), fell)
+
+
+def save_dataset(path: Path, episodes: list[Episode], metadata: dict) -> Path:
+    """One .npz (concatenated periods + episode boundaries) and a .json of conditions, seeds, provenance."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lengths = np.array([len(e.labels) for e in episodes])
+    np.savez(
+        path,
+        imu=np.concatenate([e.imu for e in episodes]).astype(np.float32),
+        labels=np.concatenate([e.labels for e in episodes]),
+        episode_lengths=lengths,
+        speeds=np.array([e.speed_m_s for e in episodes]),
+        slopes=np.array([e.slope_deg for e in episodes]),
+        seeds=np.array([e.seed for e in episodes]),
+        fell=np.array([e.fell for e in episodes]),
+    )
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    path.with_suffix(".json").write_text(
+        json.dumps({**metadata, "sha256": digest, "episodes": len(episodes)}, indent=1)
+    )
+    return path
+
+
+def load_dataset(path: Path) -> list[Episode]:
+    data = np.load(path)
+    bounds = np.r_[0, np.cumsum(data["episode_lengths"])]
+    return [
+        Episode(
+            float(data["speeds"][k]),
+            float(data["slopes"][k]),
+            int(data["seeds"][k]),
+            data["imu"][bounds[k] : bounds[k + 1]],
+            data["labels"][bounds[k] : bounds[k + 1]],
+            bool(data["fell"][k]),
+        )
+        for k in range(len(bounds) - 1)
+    ]

@@ -1,0 +1,101 @@
+"""ONNX export with a parity check, and the bundle (docs/bundle.md) the device runtime loads."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from firmware_bridge.bundle import FORMAT, FORMAT_VERSION, OUTPUT_SIDES, write_manifest
+from firmware_bridge.config import DeviceConfig
+from firmware_bridge.config.paths import REPO_ROOT
+from firmware_bridge.features import FeatureSpec
+
+OPSET = 17
+PARITY_TOLERANCE = 1e-5
+
+
+def export_onnx(model: torch.nn.Module, spec: FeatureSpec, path: Path) -> None:
+    import onnx
+
+    model.eval()
+    example = torch.zeros(1, spec.window, len(spec.channels))
+    torch.onnx.export(
+        model,
+        (example,),
+        path,
+        input_names=["imu_window"],
+        output_names=["hip_command"],
+        opset_version=OPSET,
+        dynamo=False,
+    )
+    onnx.checker.check_model(onnx.load(path))
+
+
+def parity(model: torch.nn.Module, path: Path, windows: np.ndarray) -> float:
+    """Max |torch − ONNX Runtime| over the given windows, one at a time as the device runs them."""
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    worst = 0.0
+    with torch.no_grad():
+        for window in windows:
+            reference = model(torch.from_numpy(window[None])).numpy()
+            got = session.run(None, {"imu_window": window[None]})[0]
+            worst = max(worst, float(np.abs(reference - got).max()))
+    return worst
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def write_bundle(
+    model: torch.nn.Module, spec: FeatureSpec, device: DeviceConfig, out: Path, windows: np.ndarray, provenance: dict
+) -> tuple[Path, float]:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    export_onnx(model, spec, out / "student.onnx")
+    worst = parity(model, out / "student.onnx", windows)
+    if worst > PARITY_TOLERANCE:
+        raise ValueError(f"ONNX parity {worst:.2e} exceeds {PARITY_TOLERANCE:g}: not writing a bundle")
+    write_manifest(
+        out,
+        {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "model": {
+                "file": "student.onnx",
+                "input": {"name": "imu_window", "shape": [1, spec.window, len(spec.channels)], "dtype": "float32"},
+                "output": {"name": "hip_command", "shape": [1, 2], "dtype": "float32"},
+                "output_sides": OUTPUT_SIDES,
+                "sign": "positive assists hip flexion",
+                "opset": OPSET,
+            },
+            "features": {
+                "channels": list(spec.channels),
+                "window": spec.window,
+                "rate_hz": spec.rate_hz,
+                "mean": list(spec.mean),
+                "std": list(spec.std),
+            },
+            "output_scaling": {"command_full_scale_nm_per_kg": device.command_full_scale_nm_per_kg},
+            "shaping": {
+                "torque_limit_nm": device.torque_limit_nm,
+                "rate_limit_nm_per_s": device.rate_limit_nm_per_s,
+                "lowpass_cutoff_hz": device.lowpass.cutoff_hz,
+                "lowpass_order": device.lowpass.order,
+                "soft_start_s": device.soft_start_s,
+                "fade_out_s": device.fade_out_s,
+            },
+            "provenance": {**provenance, "git_commit": git_commit(), "onnx_parity_max_abs": worst},
+        },
+    )
+    return out, worst

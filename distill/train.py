@@ -1,0 +1,130 @@
+"""Student training and the DAgger loop, read top to bottom.
+
+Windows come from firmware_bridge's ``sliding_windows`` (the offline twin of the device's feature window)
+with the normalisation measured on the first dataset; the label of a window is the teacher's command at
+its newest period.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from distill.collect import Episode, load_dataset, rollout, save_dataset
+from distill.config import DistillConfig
+from distill.models import build_student
+from firmware_bridge.config.paths import REPO_ROOT
+from firmware_bridge.features import FeatureSpec, sliding_windows
+
+IMU_NAMES = ("pelvis", "thigh_r", "thigh_l")
+"""Order of the simulated IMUs (the device config's), as collected."""
+
+
+def feature_spec(config: DistillConfig, episodes: list[Episode], rate_hz: float) -> FeatureSpec:
+    """Channel order and window from the config; mean and std measured on the data."""
+    flat = np.concatenate([e.imu.reshape(len(e.imu), -1) for e in episodes])
+    index = [IMU_NAMES.index(c.split(".")[0]) * 6 + _offset(c) for c in config.student.channels]
+    values = flat[:, index]
+    std = np.maximum(values.std(axis=0), 1e-3)
+    return FeatureSpec(
+        tuple(config.student.channels), config.student.window, rate_hz, tuple(values.mean(axis=0)), tuple(std)
+    )
+
+
+def _offset(channel: str) -> int:
+    quantity, axis = channel.split(".")[1].split("_")
+    return {"gyro": 0, "accel": 3}[quantity] + "xyz".index(axis)
+
+
+def windows_and_labels(spec: FeatureSpec, episodes: list[Episode]) -> tuple[np.ndarray, np.ndarray]:
+    xs, ys = [], []
+    for e in episodes:
+        if len(e.imu) < spec.window:
+            continue
+        xs.append(sliding_windows(spec, IMU_NAMES, e.imu.reshape(len(e.imu), -1)))
+        ys.append(e.labels[spec.window - 1 :])
+    return np.concatenate(xs), np.concatenate(ys).astype(np.float32)
+
+
+def fit(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, config: DistillConfig, progress: bool) -> list[float]:
+    torch.manual_seed(config.seed)
+    optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    losses = []
+    for _ in tqdm(range(config.epochs), desc="student epochs", disable=not progress):
+        order = torch.randperm(len(xt))
+        total = 0.0
+        for start in range(0, len(order), config.batch_size):
+            batch = order[start : start + config.batch_size]
+            loss = torch.nn.functional.mse_loss(model(xt[batch]), yt[batch])
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            total += float(loss) * len(batch)
+        losses.append(total / len(xt))
+    return losses
+
+
+def student_driver(model: torch.nn.Module, spec: FeatureSpec):
+    """The student as the env's exo driver in a DAgger round: newest window of the randomised history."""
+
+    def drive(history: np.ndarray) -> np.ndarray:
+        if len(history) < spec.window:
+            return np.zeros(2)
+        window = sliding_windows(spec, IMU_NAMES, history[-spec.window :].reshape(spec.window, -1))
+        with torch.no_grad():
+            return model(torch.from_numpy(window)).numpy()[0]
+
+    return drive
+
+
+def collect(teacher, config: DistillConfig, driver=None, seed_offset: int = 0, progress: bool = True) -> list[Episode]:
+    conditions = [(s, sl) for s in config.speeds_m_s for sl in config.slopes_deg]
+    jobs = [
+        (s, sl, config.seed + seed_offset + 1000 * i + k)
+        for i, (s, sl) in enumerate(conditions)
+        for k in range(config.episodes_per_condition)
+    ]
+    return [
+        rollout(teacher, config, s, sl, seed, driver)
+        for s, sl, seed in tqdm(jobs, desc="rollouts", disable=not progress)
+    ]
+
+
+def distil(config: DistillConfig, progress: bool = True) -> dict:
+    """collect → train → (DAgger: student drives, teacher labels, aggregate, retrain) × n; saves everything."""
+    from teacher.policy import TeacherPolicy
+
+    out = REPO_ROOT / config.out_dir
+    teacher = TeacherPolicy(REPO_ROOT / config.teacher)
+    rate = teacher.sim_config.device_rate_hz
+    meta = {"teacher": config.teacher, "teacher_sha256": teacher.hash, "teacher_steps": teacher.total_steps}
+    episodes = collect(teacher, config, progress=progress)
+    save_dataset(out / "data" / "round_0.npz", episodes, {**meta, "round": 0, "driver": "teacher"})
+    spec = feature_spec(config, episodes, rate)
+    model = build_student(config.student.architecture, len(spec.channels), spec.window, config.student.hidden)
+    history = []
+    for round_ in range(config.dagger_iterations + 1):
+        x, y = windows_and_labels(spec, episodes)
+        losses = fit(model, x, y, config, progress)
+        history.append({"round": round_, "windows": len(x), "final_loss": losses[-1]})
+        if round_ == config.dagger_iterations:
+            break
+        new = collect(
+            teacher, config, student_driver(model, spec), seed_offset=100_000 * (round_ + 1), progress=progress
+        )
+        save_dataset(out / "data" / f"round_{round_ + 1}.npz", new, {**meta, "round": round_ + 1, "driver": "student"})
+        episodes += new
+    out.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), out / "student.pt")
+    summary = {**meta, "spec": spec.__dict__ | {"channels": list(spec.channels)}, "rounds": history}
+    (out / "training.json").write_text(json.dumps(summary, indent=1, default=list))
+    return {"model": model, "spec": spec, "summary": summary, "out": out}
+
+
+def datasets(out: Path) -> list[Episode]:
+    return [e for path in sorted((out / "data").glob("round_*.npz")) for e in load_dataset(path)]

@@ -1,0 +1,79 @@
+"""``hipexo distill run`` (collect → train → DAgger → export → bundle) and ``hipexo bundle verify``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from firmware_bridge.config.paths import default_config
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "distill", help="distil the teacher into an IMU-only student (needs the train extra)"
+    )
+    sub = parser.add_subparsers(metavar="ACTION", required=True)
+    run = sub.add_parser("run", help="collect, train with DAgger, export ONNX and write the bundle")
+    run.add_argument("--config", type=Path, default=default_config("distill"))
+    run.add_argument("--teacher", type=Path, default=None, help="override the config's teacher run dir")
+    run.add_argument("--out", type=Path, default=None, help="override the config's out_dir")
+    run.set_defaults(func=run_distill)
+    bundle = subparsers.add_parser("bundle", help="student bundles")
+    bsub = bundle.add_subparsers(metavar="ACTION", required=True)
+    verify = bsub.add_parser("verify", help="check a bundle against the device configs and print its manifest")
+    verify.add_argument("dir", type=Path)
+    verify.add_argument("--runtime-config", type=Path, default=default_config("runtime"))
+    verify.add_argument("--device-config", type=Path, default=default_config("device", "hip_exo"))
+    verify.set_defaults(func=run_verify)
+
+
+def run_distill(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from distill.config import DistillConfig
+    from distill.export import write_bundle
+    from distill.train import distil, windows_and_labels
+    from firmware_bridge.config import DeviceConfig, load_config
+
+    config = load_config(args.config, DistillConfig)
+    if args.teacher:
+        config = dataclasses.replace(config, teacher=str(args.teacher))
+    if args.out:
+        config = dataclasses.replace(config, out_dir=str(args.out))
+    result = distil(config)
+    device = load_config(default_config("device", "hip_exo"), DeviceConfig)
+    from distill.train import datasets
+
+    windows, _ = windows_and_labels(result["spec"], datasets(result["out"])[-2:])
+    summary = result["summary"]
+    bundle, worst = write_bundle(
+        result["model"],
+        result["spec"],
+        device,
+        result["out"] / "bundle",
+        windows[:: max(1, len(windows) // 200)],
+        {
+            "teacher_sha256": summary["teacher_sha256"],
+            "teacher_steps": summary["teacher_steps"],
+            "training": summary["rounds"],
+        },
+    )
+    print(f"bundle: {bundle} (ONNX parity max |Δ| {worst:.1e}); rounds: {json.dumps(summary['rounds'])}")
+    return 0
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from firmware_bridge.bundle import BundleError, load_bundle
+    from firmware_bridge.config import DeviceConfig, RuntimeConfig, load_config
+    from tools.errors import UserError
+
+    runtime = load_config(args.runtime_config, RuntimeConfig)
+    device = load_config(args.device_config, DeviceConfig)
+    try:
+        bundle = load_bundle(args.dir, runtime, device)
+    except BundleError as exc:
+        raise UserError(str(exc)) from exc
+    print(json.dumps(bundle.manifest, indent=1))
+    print(f"ok: {args.dir} (model sha256 {bundle.model_sha256[:16]}…)")
+    return 0
