@@ -29,9 +29,10 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from firmware_bridge.bundle import FORMAT, FORMAT_VERSION, load_bundle, write_manifest
+from firmware_bridge.bundle import load_bundle, manifest_for, write_manifest
 from firmware_bridge.config import DeviceConfig, RuntimeConfig, SubjectConfig, load_config
 from firmware_bridge.config.paths import REPO_ROOT, default_config
+from firmware_bridge.features import FeatureSpec
 from firmware_bridge.protocol.messages import ImuReading, ImuSample
 from firmware_bridge.trial.reader import read_trial
 from hil.pty_link import FramePeer, PtyPair
@@ -61,28 +62,8 @@ def build_bundle(folder: Path, rate_hz: float) -> tuple[Path, int]:
         opset_version=17,
         dynamo=False,
     )
-    write_manifest(
-        folder,
-        {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "model": {
-                "file": "student.onnx",
-                "input": {"name": "imu_window", "shape": [1, window, len(CHANNELS)], "dtype": "float32"},
-                "output": {"name": "hip_command", "shape": [1, 2], "dtype": "float32"},
-                "output_sides": ["right", "left"],
-            },
-            "features": {
-                "channels": CHANNELS,
-                "window": window,
-                "rate_hz": rate_hz,
-                "mean": [0.0] * 12,
-                "std": [2.0] * 12,
-            },
-            "output_scaling": {"command_full_scale_nm_per_kg": 0.25},
-            "provenance": {"note": "benchmark model, random weights"},
-        },
-    )
+    spec = FeatureSpec(tuple(CHANNELS), window, rate_hz, (0.0,) * len(CHANNELS), (2.0,) * len(CHANNELS))
+    write_manifest(folder, manifest_for(spec, 0.25, provenance={"note": "benchmark model, random weights"}))
     torch.save(model.state_dict(), folder / "weights.pt")
     return folder, parameter_count(model)
 

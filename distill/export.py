@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from firmware_bridge.bundle import FORMAT, FORMAT_VERSION, OUTPUT_SIDES, write_manifest
+from firmware_bridge.bundle import INPUT_NAME, manifest_for, write_manifest
 from firmware_bridge.config import DeviceConfig
 from firmware_bridge.config.paths import REPO_ROOT
 from firmware_bridge.features import FeatureSpec
@@ -26,8 +26,8 @@ def export_onnx(model: torch.nn.Module, spec: FeatureSpec, path: Path) -> None:
         model,
         (example,),
         path,
-        input_names=["imu_window"],
-        output_names=["hip_command"],
+        input_names=[INPUT_NAME],
+        output_names=[OUTPUT_NAME],
         opset_version=OPSET,
         dynamo=False,
     )
@@ -43,7 +43,7 @@ def parity(model: torch.nn.Module, path: Path, windows: np.ndarray) -> float:
     with torch.no_grad():
         for window in windows:
             reference = model(torch.from_numpy(window[None])).numpy()
-            got = session.run(None, {"imu_window": window[None]})[0]
+            got = session.run(None, {INPUT_NAME: window[None]})[0]
             worst = max(worst, float(np.abs(reference - got).max()))
     return worst
 
@@ -66,36 +66,17 @@ def write_bundle(
     worst = parity(model, out / "student.onnx", windows)
     if worst > PARITY_TOLERANCE:
         raise ValueError(f"ONNX parity {worst:.2e} exceeds {PARITY_TOLERANCE:g}: not writing a bundle")
-    write_manifest(
-        out,
-        {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "model": {
-                "file": "student.onnx",
-                "input": {"name": "imu_window", "shape": [1, spec.window, len(spec.channels)], "dtype": "float32"},
-                "output": {"name": "hip_command", "shape": [1, 2], "dtype": "float32"},
-                "output_sides": OUTPUT_SIDES,
-                "sign": "positive assists hip flexion",
-                "opset": OPSET,
-            },
-            "features": {
-                "channels": list(spec.channels),
-                "window": spec.window,
-                "rate_hz": spec.rate_hz,
-                "mean": list(spec.mean),
-                "std": list(spec.std),
-            },
-            "output_scaling": {"command_full_scale_nm_per_kg": device.command_full_scale_nm_per_kg},
-            "shaping": {
-                "torque_limit_nm": device.torque_limit_nm,
-                "rate_limit_nm_per_s": device.rate_limit_nm_per_s,
-                "lowpass_cutoff_hz": device.lowpass.cutoff_hz,
-                "lowpass_order": device.lowpass.order,
-                "soft_start_s": device.soft_start_s,
-                "fade_out_s": device.fade_out_s,
-            },
-            "provenance": {**provenance, "git_commit": git_commit(), "onnx_parity_max_abs": worst},
-        },
+    shaping = {
+        "torque_limit_nm": device.torque_limit_nm,
+        "rate_limit_nm_per_s": device.rate_limit_nm_per_s,
+        "lowpass_cutoff_hz": device.lowpass.cutoff_hz,
+        "lowpass_order": device.lowpass.order,
+        "soft_start_s": device.soft_start_s,
+        "fade_out_s": device.fade_out_s,
+    }
+    provenance = {**provenance, "git_commit": git_commit(), "onnx_parity_max_abs": worst}
+    manifest = manifest_for(
+        spec, device.command_full_scale_nm_per_kg, model={"opset": OPSET}, shaping=shaping, provenance=provenance
     )
+    write_manifest(out, manifest)
     return out, worst

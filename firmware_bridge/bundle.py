@@ -190,6 +190,39 @@ def _compare_graph(kind: str, graph: list[Any], declared: TensorSpec, problems: 
         problems.append(f"model.{kind}.shape: manifest {declared.shape}, ONNX graph {list(node.shape)}")
 
 
+INPUT_NAME = "imu_window"
+OUTPUT_NAME = "hip_command"
+
+
+def manifest_for(spec: FeatureSpec, command_full_scale_nm_per_kg: float, **sections: Any) -> dict[str, Any]:
+    """The manifest of a ``student.onnx`` with one (1, window, channels) input and one (1, 2) output.
+
+    ``sections`` adds or extends top-level entries (``provenance``, ``shaping``, extra ``model`` fields).
+    """
+    manifest: dict[str, Any] = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "model": {
+            "file": "student.onnx",
+            "input": {"name": INPUT_NAME, "shape": [1, spec.window, len(spec.channels)], "dtype": "float32"},
+            "output": {"name": OUTPUT_NAME, "shape": [1, 2], "dtype": "float32"},
+            "output_sides": OUTPUT_SIDES,
+            "sign": "positive assists hip flexion",
+        },
+        "features": {
+            "channels": list(spec.channels),
+            "window": spec.window,
+            "rate_hz": spec.rate_hz,
+            "mean": list(spec.mean),
+            "std": list(spec.std),
+        },
+        "output_scaling": {"command_full_scale_nm_per_kg": command_full_scale_nm_per_kg},
+    }
+    for key, value in sections.items():
+        manifest[key] = {**manifest[key], **value} if isinstance(manifest.get(key), dict) else value
+    return manifest
+
+
 def write_manifest(bundle_dir: Path, manifest: dict[str, Any]) -> Path:
     """Fill in ``files`` (SHA-256 of every file but the manifest) and write ``manifest.json``."""
     bundle_dir = Path(bundle_dir)

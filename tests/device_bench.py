@@ -20,8 +20,9 @@ import onnx
 import yaml
 from onnx import TensorProto, helper
 
-from firmware_bridge.bundle import FORMAT, FORMAT_VERSION, write_manifest
+from firmware_bridge.bundle import manifest_for, write_manifest
 from firmware_bridge.config.paths import REPO_ROOT, default_config
+from firmware_bridge.features import FeatureSpec
 from firmware_bridge.protocol.messages import ImuReading, ImuSample, TorqueCommand
 from firmware_bridge.trial.reader import TrialLog, read_trial
 from hil.pty_link import FramePeer, PtyPair
@@ -79,28 +80,8 @@ def make_bundle(
 ) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     build_model(folder / "student.onnx", window, len(CHANNELS), gain, op, slow)
-    write_manifest(
-        folder,
-        {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "model": {
-                "file": "student.onnx",
-                "input": {"name": "imu_window", "shape": [1, window, len(CHANNELS)], "dtype": "float32"},
-                "output": {"name": "hip_command", "shape": [1, 2], "dtype": "float32"},
-                "output_sides": ["right", "left"],
-            },
-            "features": {
-                "channels": CHANNELS,
-                "window": window,
-                "rate_hz": rate_hz,
-                "mean": [0.0] * len(CHANNELS),
-                "std": [1.0] * len(CHANNELS),
-            },
-            "output_scaling": {"command_full_scale_nm_per_kg": 0.25},
-            "provenance": {"note": "test bundle"},
-        },
-    )
+    spec = FeatureSpec(tuple(CHANNELS), window, rate_hz, (0.0,) * len(CHANNELS), (1.0,) * len(CHANNELS))
+    write_manifest(folder, manifest_for(spec, 0.25, provenance={"note": "test bundle"}))
     return folder
 
 
