@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from firmware_bridge.bundle import INPUT_NAME, manifest_for, write_manifest
+from firmware_bridge.bundle import INPUT_NAME, OUTPUT_NAME, manifest_for, write_manifest
 from firmware_bridge.config import DeviceConfig
 from firmware_bridge.config.paths import REPO_ROOT
 from firmware_bridge.features import FeatureSpec
