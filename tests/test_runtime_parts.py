@@ -20,7 +20,9 @@ def test_missed_periods_are_skipped_not_burst():
     assert 0 <= timing.lateness_ns < clock.period_ns, "runs the current period's cycle, late by less than a period"
     before = time.monotonic_ns()
     clock.wait(timing)
-    assert timing.lateness_ns < clock.period_ns // 2 and time.monotonic_ns() - before > 1_000_000, "then back on the grid"
+    assert timing.lateness_ns < clock.period_ns // 2 and time.monotonic_ns() - before > 1_000_000, (
+        "then back on the grid"
+    )
     assert not clock.end_cycle(timing) and clock.overrun_streak == 0 and clock.overruns == 1
 
 
