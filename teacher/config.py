@@ -49,6 +49,25 @@ class RootSupportConfig:
 
 
 @dataclass(frozen=True)
+class TrackingPriorConfig:
+    """A muscle-space tracking controller under the policy: it makes exploration start from stepping.
+
+    Each control step, a PD law on the reference joint angles (looked ``lookahead_s`` ahead) asks for joint
+    torques; bounded least squares over the muscles' torque per unit activation, with ``regularisation``
+    on the excitations, turns them into excitations. The policy then adds a residual of at most
+    ``residual_scale`` per muscle. Measured on the supported walker at 1.25 m/s, zero residual: joint
+    tracking 0.69 (kp 1000, kd 60) against 0.17 for an untrained policy without it.
+    """
+
+    enabled: bool = spec(False)
+    kp_nm_per_rad: float = spec(1000.0, ge=0.0)
+    kd_nm_s_per_rad: float = spec(60.0, ge=0.0)
+    regularisation: float = spec(100.0, gt=0.0, doc="weight of the squared excitations against torque error (N·m)²")
+    lookahead_s: float = spec(0.04, ge=0.0)
+    residual_scale: float = spec(0.5, gt=0.0, le=1.0)
+
+
+@dataclass(frozen=True)
 class SimConfig:
     reward: RewardConfig
     fast_twitch_fraction: dict[str, float]
@@ -66,6 +85,7 @@ class SimConfig:
     max_excitation: dict[str, float] = spec({})
     """Impairment: per muscle (full name, e.g. ``soleus_r``) upper bound on excitation; default 1."""
     root_support: RootSupportConfig = spec(RootSupportConfig())
+    tracking_prior: TrackingPriorConfig = spec(TrackingPriorConfig())
     aerobic_factor: float = spec(1.5, gt=0.0)
     basal_w_per_kg: float = spec(1.2, ge=0.0)
 

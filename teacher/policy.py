@@ -34,11 +34,13 @@ class TeacherPolicy:
         self._obs_mean = normaliser.obs_rms.mean.astype(np.float32)
         self._obs_scale = (1.0 / np.sqrt(normaliser.obs_rms.var + normaliser.epsilon)).astype(np.float32)
         self._clip = float(normaliser.clip_obs)
-        self._env_low, self._env_high = action_bounds(self.model.action_space.shape[0] - 2)
+        self._env_low, self._env_high = action_bounds(
+            self.model.action_space.shape[0] - 2, self.sim_config.tracking_prior.enabled
+        )
         self.hash = checkpoint.checkpoint_hash(self.run_dir)
 
     def act(self, observation: np.ndarray) -> np.ndarray:
-        """Deterministic action in the env's own space: excitations 0..1, then exo commands -1..1."""
+        """Deterministic action in the env's own space (``action_bounds``)."""
         normalised = np.clip((observation - self._obs_mean) * self._obs_scale, -self._clip, self._clip)
         action, _ = self.model.predict(normalised, deterministic=True)
         unit = np.clip(action, -1.0, 1.0)

@@ -172,6 +172,22 @@ class Actuator(_Named):
 
 
 class Muscle(Actuator):
+    # Toy moment arms (m) by muscle group and joint kind; sign: positive flexes (dorsiflexes).
+    ARMS = {
+        "hamstrings": {"hip": -0.06, "knee": -0.03}, "bifemsh": {"knee": -0.03}, "glut_max": {"hip": -0.05},
+        "iliopsoas": {"hip": 0.04}, "rect_fem": {"hip": 0.04, "knee": 0.04}, "vasti": {"knee": 0.04},
+        "gastroc": {"knee": -0.02, "ankle": -0.05}, "soleus": {"ankle": -0.05}, "tib_ant": {"ankle": 0.04},
+    }  # fmt: skip
+
+    def dof_moment_arm(self, dof: Dof) -> float:
+        if not isinstance(dof, Dof):
+            raise SconepyContractError(f"dof_moment_arm takes a Dof object, not {type(dof).__name__}")
+        group, _, side = self._name.rpartition("_")
+        joint, dof_side = dof.name().split("_")[0], dof.name().rsplit("_", 1)[-1]
+        if dof_side != side:
+            return 0.0
+        return self.ARMS[group].get(joint, 0.0)
+
     def max_isometric_force(self) -> float:
         return 1000.0
 

@@ -20,7 +20,7 @@ from firmware_bridge.config import DeviceConfig, SubjectConfig, load_config
 from firmware_bridge.config.paths import default_config
 from firmware_bridge.shaping import ShaperState, ShapingParams, shape_step
 from teacher.config import SimConfig
-from teacher.env import rewards
+from teacher.env import rewards, tracking_prior
 from teacher.sim.backend import SimBackend
 from teacher.sim.metabolics import MetabolicParams, metabolic_rate
 from teacher.sim.reference import ReferenceGait
@@ -28,9 +28,10 @@ from teacher.sim.reference import ReferenceGait
 ENV_ID = "hipexo/HipExoWalker-v0"
 
 
-def action_bounds(n_muscles: int) -> tuple[np.ndarray, np.ndarray]:
-    """Excitations in [0, 1] per muscle, then the right and left exo commands in [-1, 1]."""
-    low = np.r_[np.zeros(n_muscles), -np.ones(2)].astype(np.float32)
+def action_bounds(n_muscles: int, residual: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Per muscle an excitation in [0, 1] (or, over the tracking prior, a residual in [-1, 1]), then the
+    right and left exo commands in [-1, 1]."""
+    low = np.r_[np.full(n_muscles, -1.0 if residual else 0.0), -np.ones(2)].astype(np.float32)
     return low, np.ones(n_muscles + 2, dtype=np.float32)
 
 
@@ -71,7 +72,7 @@ class HipExoWalkerEnv(gym.Env):
         self._f_max = f_max
         self.max_excitation = self._excitation_limits(self.config)
         n = len(names)
-        low, high = action_bounds(n)
+        low, high = action_bounds(n, self.config.tracking_prior.enabled)
         self.action_space = gym.spaces.Box(low=low, high=high)
         self.control_dt = 1.0 / self.config.control_rate_hz
         self._lookahead_s = np.array(self.config.reference_lookahead_s)
@@ -96,7 +97,7 @@ class HipExoWalkerEnv(gym.Env):
     def step(self, action: np.ndarray):
         action = np.clip(np.asarray(action, dtype=np.float64), self.action_space.low, self.action_space.high)
         n = len(self.max_excitation)
-        excitations = np.minimum(action[:n], self.max_excitation)
+        excitations = np.minimum(self._muscle_excitations(action[:n]), self.max_excitation)
         command = action[n:] if self.config.exo_enabled else np.zeros(2)
         imu = []
         torques = []
@@ -165,6 +166,7 @@ class HipExoWalkerEnv(gym.Env):
             "device_rate_hz",
             "reference_lookahead_s",
             "stride_length_at_1_25_m",
+            "tracking_prior",
         )
         changed = [name for name in fixed if getattr(config, name) != getattr(self.config, name)]
         if changed:
@@ -178,6 +180,24 @@ class HipExoWalkerEnv(gym.Env):
     def _root_target(self, elapsed_s: float) -> np.ndarray:
         """Where the root should be: (forward, vertical, tilt), moving at the target speed from the start."""
         return np.array([self._start_root[0] + self.speed * elapsed_s, self._start_root[1], 0.0])
+
+    def _muscle_excitations(self, muscle_action: np.ndarray) -> np.ndarray:
+        prior = self.config.tracking_prior
+        if not prior.enabled:
+            return muscle_action
+        body = self.backend.body_state()
+        ref = self.reference.sample(
+            self.speed, self.phase + prior.lookahead_s / self.reference.stride_time_s(self.speed)
+        )
+        torques = tracking_prior.desired_torques(
+            prior,
+            body.joint_angles[1:],
+            body.joint_velocities[1:],
+            ref.angles_rad.reshape(-1),
+            ref.velocities_rad_s.reshape(-1),
+        )
+        base = tracking_prior.excitations_for(prior, self.backend.muscle_torque_map(), torques)
+        return np.clip(base + prior.residual_scale * muscle_action, 0.0, 1.0)
 
     def _excitation_limits(self, config: SimConfig) -> np.ndarray:
         names = self.backend.muscle_names

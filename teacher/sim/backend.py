@@ -101,3 +101,8 @@ class SimBackend(ABC):
     @abstractmethod
     def muscle_parameters(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per muscle: maximum isometric force (N), optimal fibre length (m), max shortening velocity (l_opt/s)."""
+
+    @abstractmethod
+    def muscle_torque_map(self) -> np.ndarray:
+        """(joint, muscle) torque in N·m per unit activation at the current state, for the joints after the
+        pelvis in ``JOINTS`` order: moment arm × the active force an activation of 1 would produce."""

@@ -78,6 +78,7 @@ class MujocoBackend(SimBackend):
         self._exo_scale = 1.0 / EXO_ACTUATOR_FULL_SCALE_NM
         self._velocity = np.zeros(6)
         self._scratch = mujoco.MjData(m)
+        self._moment = np.zeros((m.nu, m.nv))
         self.reset()
 
     # --- setup -------------------------------------------------------------------------------------
@@ -191,3 +192,12 @@ class MujocoBackend(SimBackend):
 
     def muscle_parameters(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return self._f_max.copy(), self._optimal_length.copy(), self._vmax.copy()
+
+    def muscle_torque_map(self) -> np.ndarray:
+        d = self.data
+        mujoco.mju_sparse2dense(self._moment, d.actuator_moment, d.moment_rownnz, d.moment_rowadr, d.moment_colind)
+        state = self.muscle_state()
+        fv = force_velocity(state.fiber_velocity_lopt / self._vmax, self._fvmax)
+        # MuJoCo's muscle force is negative (pulling) while its moment is d(length)/d(q): torque = moment × force.
+        force_per_activation = -self._f_max * state.force_length_multiplier * fv
+        return self._moment[self._muscles][:, self._dadr[1:]].T * force_per_activation
