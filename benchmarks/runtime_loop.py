@@ -34,6 +34,7 @@ from firmware_bridge.config import DeviceConfig, RuntimeConfig, SubjectConfig, l
 from firmware_bridge.config.paths import REPO_ROOT, default_config
 from firmware_bridge.features import FeatureSpec
 from firmware_bridge.protocol.messages import ImuReading, ImuSample
+from firmware_bridge.signing import Trust
 from firmware_bridge.trial.reader import read_trial
 from hil.pty_link import FramePeer, PtyPair
 
@@ -77,7 +78,7 @@ def inference_comparison(bundle_dir: Path, runs: int = 3000) -> dict[str, float]
     torch.set_num_threads(1)
     runtime = load_config(default_config("runtime"), RuntimeConfig)
     device = load_config(default_config("device", "hip_exo"), DeviceConfig)
-    bundle = load_bundle(bundle_dir, runtime, device)
+    bundle = load_bundle(bundle_dir, runtime, device, trust=Trust(allow_unsigned=True))
     student = OnnxStudent(bundle)
     model = CausalTCN(len(CHANNELS)).eval()
     model.load_state_dict(torch.load(bundle_dir / "weights.pt"))
@@ -170,6 +171,7 @@ def run_loop(mode: str, bundle: Path, seconds: float, rate_hz: float, work: Path
             str(trial_dir),
             "--duration",
             str(seconds),
+            "--allow-unsigned",  # the benchmark's own throwaway bundle
         ]
     feeder = mp.get_context("fork").Process(target=feed, args=(pty.master, rate_hz, time.monotonic() + seconds + 30))
     feeder.start()
@@ -253,7 +255,7 @@ def srl_child(bundle_dir: str, port: str, config_path: str, trial_dir: str, seco
     runtime = load_config(config_path, RuntimeConfig)
     device = load_config(default_config("device", "hip_exo"), DeviceConfig)
     subject = load_config(default_config("subject"), SubjectConfig)
-    bundle = load_bundle(Path(bundle_dir), runtime, device)
+    bundle = load_bundle(Path(bundle_dir), runtime, device, trust=Trust(allow_unsigned=True))
     link = SerialLink(port, runtime.baud, runtime.watchdog.reconnect_interval_s)
     logger = TrialLogger(
         Path(trial_dir) / "srl.mcap", {}, {}, runtime.log_queue_size, time.time_ns() - time.monotonic_ns()

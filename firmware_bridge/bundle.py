@@ -1,6 +1,7 @@
 """The student bundle: ``student.onnx`` plus ``manifest.json`` (docs/bundle.md), checked before any torque.
 
-Loading verifies, in order: the manifest parses and has every field; every listed file is present with
+Loading verifies, in order: the signature (``signing.py``) against the device's trusted keys; the
+manifest parses and has every field; every listed file is present with
 the recorded SHA-256; the ONNX graph's input and output names, shapes and dtypes match the manifest;
 the manifest's feature rate, channels and output scaling match the device's runtime and device configs.
 Any mismatch raises :class:`BundleError` naming the field, what the bundle says and what was expected.
@@ -16,6 +17,7 @@ from typing import Any
 
 from firmware_bridge.config import DeviceConfig, RuntimeConfig
 from firmware_bridge.features import FeatureSpec
+from firmware_bridge.signing import SIGNATURE, SignatureCheck, Trust, check_signature
 
 MANIFEST = "manifest.json"
 FORMAT = "hipexo-bundle"
@@ -47,6 +49,7 @@ class Bundle:
     input: TensorSpec
     output: TensorSpec
     features: FeatureSpec
+    signature: SignatureCheck
 
     @property
     def model_sha256(self) -> str:
@@ -97,13 +100,17 @@ def read_manifest(bundle_dir: Path) -> dict[str, Any]:
     return manifest
 
 
-def load_bundle(bundle_dir: Path, runtime: RuntimeConfig, device: DeviceConfig) -> Bundle:
-    """Read and check a bundle against itself, its ONNX graph and the device's configs."""
+def load_bundle(bundle_dir: Path, runtime: RuntimeConfig, device: DeviceConfig, *, trust: Trust) -> Bundle:
+    """Read and check a bundle against its signature, itself, its ONNX graph and the device's configs."""
     import onnxruntime
 
     bundle_dir = Path(bundle_dir)
+    if not (bundle_dir / MANIFEST).is_file():
+        raise BundleError(bundle_dir, [f"{MANIFEST}: not found"])
+    signature, problems = check_signature(bundle_dir, trust)
+    if signature is None:
+        raise BundleError(bundle_dir, problems)
     manifest = read_manifest(bundle_dir)
-    problems: list[str] = []
     if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
         problems.append(
             f"format: expected {FORMAT!r} version {FORMAT_VERSION}, "
@@ -170,7 +177,7 @@ def load_bundle(bundle_dir: Path, runtime: RuntimeConfig, device: DeviceConfig) 
     _compare_graph("output", session.get_outputs(), tensor_out, problems)
     if problems:
         raise BundleError(bundle_dir, problems)
-    return Bundle(bundle_dir, manifest, bundle_dir / model_file, tensor_in, tensor_out, spec)
+    return Bundle(bundle_dir, manifest, bundle_dir / model_file, tensor_in, tensor_out, spec, signature)
 
 
 def _compare_graph(kind: str, graph: list[Any], declared: TensorSpec, problems: list[str]) -> None:
@@ -224,8 +231,12 @@ def manifest_for(spec: FeatureSpec, command_full_scale_nm_per_kg: float, **secti
 
 
 def write_manifest(bundle_dir: Path, manifest: dict[str, Any]) -> Path:
-    """Fill in ``files`` (SHA-256 of every file but the manifest) and write ``manifest.json``."""
+    """Fill in ``files`` (SHA-256 of every file but the manifest and its signature) and write ``manifest.json``.
+
+    A signature of an earlier manifest no longer holds, so it is removed: sign after this.
+    """
     bundle_dir = Path(bundle_dir)
+    (bundle_dir / SIGNATURE).unlink(missing_ok=True)
     manifest = dict(manifest)
     manifest["files"] = {
         p.name: sha256_file(p) for p in sorted(bundle_dir.iterdir()) if p.is_file() and p.name != MANIFEST

@@ -6,6 +6,7 @@ import pytest
 
 from firmware_bridge.config import DeviceConfig, RuntimeConfig, SubjectConfig, load_config
 from firmware_bridge.config.paths import default_config
+from firmware_bridge.signing import Trust
 
 
 @pytest.fixture(scope="session")
@@ -21,6 +22,14 @@ def subject_config() -> SubjectConfig:
 @pytest.fixture(scope="session")
 def runtime_config() -> RuntimeConfig:
     return load_config(default_config("runtime"), RuntimeConfig)
+
+
+@pytest.fixture(scope="session")
+def trust() -> Trust:
+    """The device's trust in the test suite's signing key (tests/device_bench.py signs test bundles)."""
+    from device_bench import suite_signing_key
+
+    return Trust.from_file(suite_signing_key()[1])
 
 
 @pytest.fixture(scope="session")

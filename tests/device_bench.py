@@ -6,10 +6,12 @@ input channels times a gain, so a test steers the model's output through the IMU
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +26,7 @@ from firmware_bridge.bundle import manifest_for, write_manifest
 from firmware_bridge.config.paths import REPO_ROOT, default_config
 from firmware_bridge.features import FeatureSpec
 from firmware_bridge.protocol.messages import ImuReading, ImuSample, TorqueCommand
+from firmware_bridge.signing import new_key, sign_bundle
 from firmware_bridge.trial.reader import TrialLog, read_trial
 from hil.pty_link import FramePeer, PtyPair
 
@@ -75,13 +78,30 @@ def build_model(path: Path, window: int, channels: int, gain: float = 1.0, op: s
     onnx.save(model, path)
 
 
+@functools.cache
+def suite_signing_key() -> tuple[Path, Path]:
+    """(private key, trusted-keys file holding its public half), made once per test process."""
+    folder = Path(tempfile.mkdtemp(prefix="hipexo-test-keys-"))
+    public = new_key(folder / "test-signer.key", "test-signer")
+    (folder / "trusted_keys").write_text(f"# the test suite's signer\n{public.line()}\n")
+    return folder / "test-signer.key", folder / "trusted_keys"
+
+
 def make_bundle(
-    folder: Path, window: int = 10, rate_hz: float = 100.0, gain: float = 1.0, op: str = "identity", slow: int = 0
+    folder: Path,
+    window: int = 10,
+    rate_hz: float = 100.0,
+    gain: float = 1.0,
+    op: str = "identity",
+    slow: int = 0,
+    signed: bool = True,
 ) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     build_model(folder / "student.onnx", window, len(CHANNELS), gain, op, slow)
     spec = FeatureSpec(tuple(CHANNELS), window, rate_hz, (0.0,) * len(CHANNELS), (1.0,) * len(CHANNELS))
     write_manifest(folder, manifest_for(spec, 0.25, provenance={"note": "test bundle"}))
+    if signed:
+        sign_bundle(folder, suite_signing_key()[0])
     return folder
 
 
@@ -133,7 +153,8 @@ class RuntimeUnderTest:
             self.imu_pty.device_path,
         ]
         command += ["--motor-port", self.motor_pty.device_path, "--trial-dir", str(self.trial_dir)]
-        command += ["--runtime-config", str(runtime_cfg), "--device-config", str(device_cfg), *extra_args]
+        command += ["--runtime-config", str(runtime_cfg), "--device-config", str(device_cfg)]
+        command += ["--trusted-keys", str(suite_signing_key()[1]), *extra_args]
         if duration is not None:
             command += ["--duration", str(duration)]
         self.values = {i: ((0.0, 0.0, 0.0), (0.0, 9.81, 0.0)) for i in IMU_IDS}

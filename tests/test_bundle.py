@@ -8,21 +8,24 @@ import sys
 import time
 
 import pytest
-from device_bench import CHANNELS, build_model, make_bundle
+from device_bench import CHANNELS, build_model, make_bundle, suite_signing_key
 
 from firmware_bridge.bundle import MANIFEST, BundleError, load_bundle, write_manifest
 from firmware_bridge.config.paths import REPO_ROOT
+from firmware_bridge.signing import sign_bundle
 from hil.pty_link import FramePeer, PtyPair
 
 
 def edit_manifest(bundle, change) -> None:
+    """A wrong manifest, signed: what a signer's mistake (not tampering) looks like."""
     manifest = json.loads((bundle / MANIFEST).read_text())
     change(manifest)
     (bundle / MANIFEST).write_text(json.dumps(manifest))
+    sign_bundle(bundle, suite_signing_key()[0])
 
 
-def test_a_good_bundle_loads(tmp_path, runtime_config, device_config):
-    bundle = load_bundle(make_bundle(tmp_path / "b"), runtime_config, device_config)
+def test_a_good_bundle_loads(tmp_path, runtime_config, device_config, trust):
+    bundle = load_bundle(make_bundle(tmp_path / "b"), runtime_config, device_config, trust=trust)
     assert bundle.input.shape == [1, 10, len(CHANNELS)] and bundle.features.channels == tuple(CHANNELS)
     assert len(bundle.model_sha256) == 64
 
@@ -47,31 +50,37 @@ def test_a_good_bundle_loads(tmp_path, runtime_config, device_config):
         (lambda m: m["model"].update(output_sides=["left", "right"]), "model.output_sides"),
     ],
 )
-def test_mismatched_manifest_is_refused_naming_the_field(tmp_path, runtime_config, device_config, change, message):
+def test_mismatched_manifest_is_refused_naming_the_field(
+    tmp_path, runtime_config, device_config, trust, change, message
+):
     bundle = make_bundle(tmp_path / "b")
     edit_manifest(bundle, change)
     with pytest.raises(BundleError) as error:
-        load_bundle(bundle, runtime_config, device_config)
+        load_bundle(bundle, runtime_config, device_config, trust=trust)
     assert message in str(error.value)
 
 
-def test_tampered_missing_or_foreign_model_is_refused(tmp_path, runtime_config, device_config):
+def test_tampered_missing_or_foreign_model_is_refused(tmp_path, runtime_config, device_config, trust):
     bundle = make_bundle(tmp_path / "b")
     model = bundle / "student.onnx"
     model.write_bytes(model.read_bytes() + b"\x00")
     with pytest.raises(BundleError, match="SHA-256 does not match"):
-        load_bundle(bundle, runtime_config, device_config)
+        load_bundle(bundle, runtime_config, device_config, trust=trust)
     model.unlink()
     with pytest.raises(BundleError, match="missing from the bundle"):
-        load_bundle(bundle, runtime_config, device_config)
+        load_bundle(bundle, runtime_config, device_config, trust=trust)
     build_model(model, window=12, channels=len(CHANNELS))  # a different graph, re-checksummed
     manifest = json.loads((bundle / MANIFEST).read_text())
     write_manifest(bundle, {k: v for k, v in manifest.items() if k != "files"})
+    sign_bundle(bundle, suite_signing_key()[0])
     with pytest.raises(BundleError, match=r"model.input.shape: manifest \[1, 10, 4\], ONNX graph \[1, 12, 4\]"):
-        load_bundle(bundle, runtime_config, device_config)
+        load_bundle(bundle, runtime_config, device_config, trust=trust)
     (bundle / MANIFEST).write_text("{not json")
+    with pytest.raises(BundleError, match="altered after signing"):
+        load_bundle(bundle, runtime_config, device_config, trust=trust)
+    sign_bundle(bundle, suite_signing_key()[0])
     with pytest.raises(BundleError, match="not valid JSON"):
-        load_bundle(bundle, runtime_config, device_config)
+        load_bundle(bundle, runtime_config, device_config, trust=trust)
 
 
 def test_runtime_refuses_a_bad_bundle_before_sending_anything(tmp_path):
@@ -92,6 +101,8 @@ def test_runtime_refuses_a_bad_bundle_before_sending_anything(tmp_path):
                 pty.device_path,
                 "--trial-dir",
                 str(tmp_path / "trials"),
+                "--trusted-keys",
+                str(suite_signing_key()[1]),
             ],
             cwd=REPO_ROOT,
             capture_output=True,

@@ -9,6 +9,7 @@ import numpy as np
 from distill.config import RandomisationConfig
 from distill.randomise import SensorModel
 from firmware_bridge.bundle import load_bundle
+from firmware_bridge.signing import Trust
 from tools.cli import main
 
 
@@ -34,7 +35,7 @@ def test_smoke_distillation_writes_data_and_a_bundle_the_runtime_accepts(
     assert main(["distill", "run", "--config", config, "--teacher", str(smoke_run), "--out", str(out)]) == 0
     meta = json.loads((out / "data" / "round_1.json").read_text())
     assert meta["driver"] == "student" and len(meta["teacher_sha256"]) == 64 and len(meta["sha256"]) == 64
-    bundle = load_bundle(out / "bundle", runtime_config, device_config)
+    bundle = load_bundle(out / "bundle", runtime_config, device_config, trust=Trust(allow_unsigned=True))
     assert bundle.manifest["provenance"]["onnx_parity_max_abs"] <= 1e-5
     assert bundle.input.shape == [1, 16, 12] and bundle.features.rate_hz == 100.0
     assert main(["bundle", "verify", str(out / "bundle")]) == 0

@@ -51,7 +51,9 @@ def test_firmware_bridge_runs_with_training_packages_absent():
 
 
 def test_no_firmware_bridge_module_imports_beyond_its_allowed_dependencies():
-    allowed = {"numpy", "onnxruntime", "serial", "yaml", "mcap", "firmware_bridge"} | set(sys.stdlib_module_names)
+    allowed = {"numpy", "onnxruntime", "serial", "yaml", "mcap", "cryptography", "firmware_bridge"} | set(
+        sys.stdlib_module_names
+    )
     root = Path(firmware_bridge.__path__[0])
     offenders = []
     for info in pkgutil.walk_packages(firmware_bridge.__path__, "firmware_bridge."):

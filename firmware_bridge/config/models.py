@@ -102,6 +102,8 @@ class RuntimeConfig:
     log_queue_size: int = spec(4096, ge=16)
     realtime_priority: int = spec(50, ge=0, le=99, doc="SCHED_FIFO priority; 0 keeps the default scheduler")
     cpu_affinity: list[int] = spec([])
+    trusted_keys_file: str | None = spec(None, doc="signers whose bundles may run (docs/bundle.md); --trusted-keys")
+    allow_unsigned_bundles: bool = spec(False, doc="development only: run unsigned bundles, warned at every start")
 
 
 register_kind("subject", SubjectConfig)

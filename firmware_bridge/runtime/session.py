@@ -10,7 +10,7 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from firmware_bridge.runtime.controller import OnnxStudent
 from firmware_bridge.runtime.link import SerialLink
 from firmware_bridge.runtime.loop import DeviceRuntime, RunSummary
 from firmware_bridge.runtime.realtime import configure_process, freeze_garbage_collector
+from firmware_bridge.signing import Trust
 from firmware_bridge.trial.writer import TrialLogger
 
 
@@ -57,17 +58,21 @@ def trial_path(trial_dir: Path, info: TrialInfo) -> Path:
 
 @dataclass
 class ControllerChoice:
-    """Either a student bundle directory or the baseline controller's config."""
+    """Either a student bundle directory (accepted under ``trust``) or the baseline controller's config."""
 
     bundle_dir: Path | None = None
     baseline_config: Path | None = None
+    trust: Trust = field(default_factory=Trust)
 
 
 def _controller(choice: ControllerChoice, runtime: RuntimeConfig, device: DeviceConfig):
     """(controller, feature spec, trial metadata, attachments) for the chosen controller."""
     if choice.bundle_dir is not None:
-        bundle = load_bundle(choice.bundle_dir, runtime, device)
-        metadata = {"bundle_manifest": {"json": json.dumps(bundle.manifest)}}
+        bundle = load_bundle(choice.bundle_dir, runtime, device, trust=choice.trust)
+        metadata = {
+            "bundle_manifest": {"json": json.dumps(bundle.manifest)},
+            "bundle_signature": {"status": bundle.signature.describe()},
+        }
         attachments = {MANIFEST: (Path(choice.bundle_dir) / MANIFEST).read_bytes()}
         return OnnxStudent(bundle), bundle.features, str(Path(choice.bundle_dir).resolve()), metadata, attachments
     config = load_config(choice.baseline_config, BaselineConfig)
@@ -121,6 +126,14 @@ def run_session(
 
     def on_event(kind: str, text: str) -> None:
         say(f"[{kind}] {text}")
+
+    if choice.trust.allow_unsigned:
+        message = (
+            "DEVELOPMENT FLAG allow_unsigned IS ON: this device would run unsigned bundles; "
+            f"controller {controller_source}: {metadata.get('bundle_signature', {}).get('status', 'not a bundle')}"
+        )
+        logger.event(time.monotonic_ns(), "warning", message)
+        say(f"[warning] {message}")
 
     loop = DeviceRuntime(runtime, device, subject, controller, features, imu_link, motor_link, logger, on_event)
     applied, refused = configure_process(runtime.realtime_priority, list(runtime.cpu_affinity))

@@ -14,6 +14,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--bundle", type=Path, help="student bundle (default: the baseline controller)")
     which.add_argument("--baseline", type=Path, default=None, help="baseline controller config")
+    parser.add_argument("--trusted-keys", type=Path, default=None, help="signers the runtime accepts (for --bundle)")
+    parser.add_argument("--allow-unsigned", action="store_true", help="DEVELOPMENT ONLY: run an unsigned bundle")
     parser.add_argument("--runtime-config", type=Path, default=default_config("runtime"))
     parser.add_argument("--device-config", type=Path, default=default_config("device", "hip_exo"))
     parser.add_argument("--subject-config", type=Path, default=default_config("subject"))
@@ -35,6 +37,8 @@ def run(args: argparse.Namespace) -> int:
     subject = load_config(args.subject_config, SubjectConfig)
     if args.bundle:
         controller, title = ["--bundle", str(args.bundle)], f"student {args.bundle}"
+        controller += ["--trusted-keys", str(args.trusted_keys)] if args.trusted_keys else []
+        controller += ["--allow-unsigned"] if args.allow_unsigned else []
     else:
         baseline = args.baseline or default_config("controller", "baseline")
         controller, title = ["--baseline", str(baseline)], "baseline controller"

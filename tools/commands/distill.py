@@ -1,4 +1,4 @@
-"""``hipexo distill run`` (collect → train → DAgger → export → bundle) and ``hipexo bundle verify``."""
+"""``hipexo distill run`` (collect → train → DAgger → export → bundle)."""
 
 from __future__ import annotations
 
@@ -19,13 +19,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--teacher", type=Path, default=None, help="override the config's teacher run dir")
     run.add_argument("--out", type=Path, default=None, help="override the config's out_dir")
     run.set_defaults(func=run_distill)
-    bundle = subparsers.add_parser("bundle", help="student bundles")
-    bsub = bundle.add_subparsers(metavar="ACTION", required=True)
-    verify = bsub.add_parser("verify", help="check a bundle against the device configs and print its manifest")
-    verify.add_argument("dir", type=Path)
-    verify.add_argument("--runtime-config", type=Path, default=default_config("runtime"))
-    verify.add_argument("--device-config", type=Path, default=default_config("device", "hip_exo"))
-    verify.set_defaults(func=run_verify)
 
 
 def run_distill(args: argparse.Namespace) -> int:
@@ -60,20 +53,4 @@ def run_distill(args: argparse.Namespace) -> int:
         },
     )
     print(f"bundle: {bundle} (ONNX parity max |Δ| {worst:.1e}); rounds: {json.dumps(summary['rounds'])}")
-    return 0
-
-
-def run_verify(args: argparse.Namespace) -> int:
-    from firmware_bridge.bundle import BundleError, load_bundle
-    from firmware_bridge.config import DeviceConfig, RuntimeConfig, load_config
-    from tools.errors import UserError
-
-    runtime = load_config(args.runtime_config, RuntimeConfig)
-    device = load_config(args.device_config, DeviceConfig)
-    try:
-        bundle = load_bundle(args.dir, runtime, device)
-    except BundleError as exc:
-        raise UserError(str(exc)) from exc
-    print(json.dumps(bundle.manifest, indent=1))
-    print(f"ok: {args.dir} (model sha256 {bundle.model_sha256[:16]}…)")
     return 0

@@ -25,6 +25,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--duration", type=float, default=None, help="seconds, then fade out and exit (default: run until a signal)"
     )
     parser.add_argument("--trial-dir", type=Path, default=Path("trials"), help="where the trial log goes")
+    parser.add_argument(
+        "--trusted-keys", type=Path, default=None, help="signers whose bundles may run (or the runtime config's)"
+    )
+    parser.add_argument(
+        "--allow-unsigned", action="store_true", help="DEVELOPMENT ONLY: run an unsigned bundle (warned at every start)"
+    )
     parser.add_argument("--runtime-config", type=Path, default=default_config("runtime"))
     parser.add_argument("--device-config", type=Path, default=default_config("device", "hip_exo"))
     parser.add_argument("--subject-config", type=Path, default=default_config("subject"))
@@ -42,6 +48,7 @@ def run_runtime(args: argparse.Namespace) -> int:
     from firmware_bridge.bundle import BundleError
     from firmware_bridge.config import DeviceConfig, RuntimeConfig, SubjectConfig, load_config
     from firmware_bridge.runtime.session import ControllerChoice, StartupError, TrialInfo, run_session
+    from firmware_bridge.signing import Trust, TrustError
     from tools.errors import UserError
 
     runtime = load_config(args.runtime_config, RuntimeConfig)
@@ -52,6 +59,9 @@ def run_runtime(args: argparse.Namespace) -> int:
     if not imu_port:
         raise UserError("no IMU port: pass --imu-port or set imu_port in the runtime config")
     try:
+        trust = Trust.from_file(
+            args.trusted_keys or runtime.trusted_keys_file, args.allow_unsigned or runtime.allow_unsigned_bundles
+        )
         info = TrialInfo.from_file(args.trial_meta) if args.trial_meta else TrialInfo()
         for field, value in (
             ("subject_id", args.subject_id),
@@ -71,7 +81,7 @@ def run_runtime(args: argparse.Namespace) -> int:
             )
         }
         summary, path = run_session(
-            ControllerChoice(args.bundle, args.baseline),
+            ControllerChoice(args.bundle, args.baseline, trust),
             imu_port,
             motor_port,
             runtime,
@@ -83,7 +93,7 @@ def run_runtime(args: argparse.Namespace) -> int:
             texts,
             say=lambda line: print(line, flush=True),
         )
-    except (BundleError, StartupError) as exc:
+    except (BundleError, StartupError, TrustError) as exc:
         raise UserError(str(exc)) from exc
     print(
         f"stopped ({summary.stop_reason}): {summary.cycles} cycles, {summary.overruns} overruns, "
