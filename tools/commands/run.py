@@ -13,6 +13,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--bundle", type=Path, help="student bundle directory (docs/bundle.md)")
     which.add_argument(
+        "--device-root",
+        type=Path,
+        help="run ROOT/current with ROOT's trusted keys and configs ('hipexo device install', docs/deploy.md)",
+    )
+    which.add_argument(
         "--baseline",
         type=Path,
         nargs="?",
@@ -31,8 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--allow-unsigned", action="store_true", help="DEVELOPMENT ONLY: run an unsigned bundle (warned at every start)"
     )
-    parser.add_argument("--runtime-config", type=Path, default=default_config("runtime"))
-    parser.add_argument("--device-config", type=Path, default=default_config("device", "hip_exo"))
+    parser.add_argument("--runtime-config", type=Path, default=None, help="(default: the device root's, or embedded)")
+    parser.add_argument("--device-config", type=Path, default=None, help="(default: the device root's, or embedded)")
     parser.add_argument("--subject-config", type=Path, default=default_config("subject"))
     meta = parser.add_argument_group("trial metadata (stored in the log)")
     meta.add_argument("--trial-meta", type=Path, default=None, help="YAML with any of the fields below")
@@ -51,6 +56,18 @@ def run_runtime(args: argparse.Namespace) -> int:
     from firmware_bridge.signing import Trust, TrustError
     from tools.errors import UserError
 
+    if args.device_root:
+        from firmware_bridge.device_root import DeviceRoot
+
+        root = DeviceRoot(args.device_root)
+        if root.active() is None:
+            raise UserError(f"{args.device_root}: no student installed ('hipexo device install')")
+        args.bundle = root.current.resolve()
+        args.trusted_keys = args.trusted_keys or (root.trusted_keys if root.trusted_keys.is_file() else None)
+        args.runtime_config = args.runtime_config or root.runtime_config_path
+        args.device_config = args.device_config or root.device_config_path
+    args.runtime_config = args.runtime_config or default_config("runtime")
+    args.device_config = args.device_config or default_config("device", "hip_exo")
     runtime = load_config(args.runtime_config, RuntimeConfig)
     device = load_config(args.device_config, DeviceConfig)
     subject = load_config(args.subject_config, SubjectConfig)
