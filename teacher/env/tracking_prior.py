@@ -30,4 +30,5 @@ def excitations_for(config: TrackingPriorConfig, torque_map: np.ndarray, torques
     n = torque_map.shape[1]
     system = np.vstack([torque_map, np.sqrt(config.regularisation) * np.eye(n)])
     target = np.r_[torques, np.zeros(n)]
-    return lsq_linear(system, target, bounds=(0.0, 1.0), method="bvls").x
+    solution = lsq_linear(system, target, bounds=(0.0, 1.0), method="bvls").x
+    return np.clip(solution, 0.0, 1.0)  # the solver may overstep a bound by rounding (~1e-18)

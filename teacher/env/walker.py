@@ -95,26 +95,43 @@ class HipExoWalkerEnv(gym.Env):
         return self._observation(body, muscles), {"speed_m_s": self.speed, "slope_deg": self.slope, "phase": self.phase}
 
     def step(self, action: np.ndarray):
+        excitations, command = self.begin_step(action)
+        for _ in range(self.config.device_periods_per_control_step):
+            shaped = shape_step(self.shaping, self.shaper, float(command[0]), float(command[1]))
+            self.advance_period(excitations, np.array([shaped.right_nm, shaped.left_nm]))
+        return self.end_step(excitations)
+
+    # --- device-period stepping: the env's own step, and co-simulation with a real device (hil/) -------
+    def begin_step(self, action: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(excitations held over this control step, the normalised exo command; zero with the exo off)."""
         action = np.clip(np.asarray(action, dtype=np.float64), self.action_space.low, self.action_space.high)
         n = len(self.max_excitation)
         excitations = np.minimum(self._muscle_excitations(action[:n]), self.max_excitation)
         command = action[n:] if self.config.exo_enabled else np.zeros(2)
-        imu = []
-        torques = []
+        self._period_imu: list[np.ndarray] = []
+        self._period_torque: list[np.ndarray] = []
+        return excitations, command
+
+    def advance_period(self, excitations: np.ndarray, exo_torque_nm: np.ndarray) -> np.ndarray:
+        """One device period with this hip torque (N·m, right, left); returns the IMU readings after it."""
         support = self.config.root_support
-        for period in range(self.config.device_periods_per_control_step):
-            if support.fraction > 0.0:
-                elapsed = self._steps * self.control_dt + period / self.config.device_rate_hz
-                self.backend.set_root_force(
-                    rewards.root_support_force(
-                        support, self.backend.root_coordinates(), self._root_target(elapsed), self.speed
-                    )
+        if support.fraction > 0.0:
+            elapsed = self._steps * self.control_dt + len(self._period_imu) / self.config.device_rate_hz
+            self.backend.set_root_force(
+                rewards.root_support_force(
+                    support, self.backend.root_coordinates(), self._root_target(elapsed), self.speed
                 )
-            shaped = shape_step(self.shaping, self.shaper, float(command[0]), float(command[1]))
-            torque = np.array([shaped.right_nm, shaped.left_nm])
-            self.backend.step(excitations, torque, self.config.substeps_per_device_period)
-            imu.append(self.backend.imu())
-            torques.append(torque)
+            )
+        self.backend.step(excitations, exo_torque_nm, self.config.substeps_per_device_period)
+        imu = self.backend.imu()
+        self._period_imu.append(imu)
+        self._period_torque.append(np.asarray(exo_torque_nm, dtype=np.float64))
+        self._applied_torque_nm = self._period_torque[-1]
+        return imu
+
+    def end_step(self, excitations: np.ndarray):
+        """Close the control step: reward, termination and the next observation (Gymnasium's step tuple)."""
+        imu, torques = self._period_imu, self._period_torque
         self._steps += 1
         self.phase = (self.phase + self.control_dt / self.reference.stride_time_s(self.speed)) % 1.0
         body, muscles = self.backend.body_state(), self.backend.muscle_state()
@@ -213,6 +230,7 @@ class HipExoWalkerEnv(gym.Env):
         ref = self.reference.sample(speed, phase)
         self.backend.reset(np.r_[0.0, ref.angles_rad.reshape(-1)], np.r_[0.0, ref.velocities_rad_s.reshape(-1)], speed)
         self.shaper = ShaperState.initial(self.shaping)
+        self._applied_torque_nm = np.zeros(2)
         self._previous_excitations = np.zeros(len(self.max_excitation))
         self._steps = 0
         self._start_root = self.backend.body_state().root_position.copy()
@@ -222,7 +240,7 @@ class HipExoWalkerEnv(gym.Env):
         stride = self.reference.stride_time_s(self.speed)
         ahead, _, _ = self.reference.sample_phases(self.speed, self.phase + self._lookahead_s / stride)
         future = ahead.reshape(len(self._lookahead_s), -1) - body.joint_angles[1:]
-        shaped = np.array(self.shaper.output_nm) / self.shaping.full_scale_nm
+        shaped = self._applied_torque_nm / self.shaping.full_scale_nm
         obs = np.concatenate(
             [
                 muscles.activation,
