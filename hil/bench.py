@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from firmware_bridge.config import DeviceConfig
+from firmware_bridge.config import DeviceConfig, SubjectConfig
 from firmware_bridge.config.paths import REPO_ROOT, SHARED_DATA_DIR
 from firmware_bridge.protocol.frame import encode_frame
 from firmware_bridge.protocol.messages import ControllerFault, ImuReading, ImuSample
@@ -48,12 +48,28 @@ class BenchRun:
     start_s: float = 0.0
     wall_offset_s: float = 0.0
     """Wall clock minus the bench's monotonic clock (the trial log is stamped in wall time)."""
+    source: ImuSource | None = None
+    """The IMU source as it ended (a closed-loop walker holds what it did)."""
 
 
-def make_source(scenario: BenchScenario, device: DeviceConfig) -> ImuSource:
+def make_source(scenario: BenchScenario, device: DeviceConfig, subject: SubjectConfig) -> ImuSource:
     path = Path(scenario.source.path)
     if scenario.source.kind == "trial":
         return TrialReplaySource(path, scenario.imu_rate_hz)
+    if scenario.source.kind == "walker":
+        from hil.walker_source import SimulatedWalkerSource
+
+        s = scenario.source
+        return SimulatedWalkerSource(
+            path if path.is_absolute() else REPO_ROOT / path,
+            device,
+            subject,
+            scenario.imu_rate_hz,
+            scenario.duration_s,
+            s.speed_m_s,
+            s.slope_deg,
+            s.seed,
+        )
     folder = path if path.is_absolute() else SHARED_DATA_DIR / path
     return RecordingSource(folder, device, scenario.imu_rate_hz, loop=True)
 
@@ -90,12 +106,13 @@ def run_bench(
     controller_args: list[str],
     work_dir: Path,
     device: DeviceConfig,
-    device_config_path: Path,
-    runtime_config_path: Path,
+    subject: SubjectConfig,
+    config_paths: dict[str, Path],
     progress=None,
 ) -> BenchRun:
+    """``config_paths``: the runtime's ``runtime``, ``device`` and ``subject`` config files."""
     work_dir.mkdir(parents=True, exist_ok=True)
-    source = make_source(scenario, device)
+    source = make_source(scenario, device, subject)
     imu_link, motor_link = _Link(work_dir / "imu_port"), _Link(work_dir / "motor_port")
     emulator = MotorControllerEmulator(
         motor_link.peer, scenario.emulator.watchdog_s, scenario.emulator.tau_s, scenario.emulator.limit_nm
@@ -103,7 +120,8 @@ def run_bench(
     trial_dir = work_dir / "trials"
     command = [sys.executable, "-m", "tools.cli", "run", *controller_args, "--imu-port", str(imu_link.link)]
     command += ["--motor-port", str(motor_link.link), "--trial-dir", str(trial_dir)]
-    command += ["--runtime-config", str(runtime_config_path), "--device-config", str(device_config_path)]
+    command += ["--runtime-config", str(config_paths["runtime"]), "--device-config", str(config_paths["device"])]
+    command += ["--subject-config", str(config_paths["subject"])]
     command += ["--condition", "hil-bench", "--notes", f"source {scenario.source.kind}:{scenario.source.path}"]
     output_path = work_dir / "runtime_output.txt"
     with open(output_path, "w") as output:
@@ -118,6 +136,7 @@ def run_bench(
                 process.wait()
             imu_link.close()
             motor_link.close()
+    run.source = source
     run.runtime_output = output_path.read_text()
     run.returncode = process.returncode
     trials = sorted(trial_dir.glob("*.mcap"))
@@ -178,8 +197,9 @@ def _stream(scenario, source, imu_link, emulator, process, trial_dir, progress) 
             imu_link.unplug()
         if imu_link.peer is None and "disconnect" not in active:
             imu_link.plug()
-        sample = source.sample(k)
-        if sample is not None and stop_sent_at is None:
+        source.apply_torque(*emulator.measured)  # the actuator's torque acts on a closed-loop source
+        sample = source.sample(k) if stop_sent_at is None else None
+        if sample is not None:
             readings = tuple(ImuReading(i, g, a) for i, (g, a) in sorted(sample.items()))
             if "nan" in active:
                 readings = tuple(r._replace(gyro=(math.nan, r.gyro[1], r.gyro[2])) for r in readings)

@@ -182,10 +182,55 @@ def write_report(run: BenchRun, figures: dict, out_dir: Path, title: str) -> Pat
             f"| {f['type']} | {f['at_s']:g} | {f['duration_s']:g} | {f['expectation']} | {f['detail']} | "
             f"{'pass' if f['passed'] else '**FAIL**'} |"
         )
+    if "closed_loop" in figures:
+        lines += closed_loop_section(figures["closed_loop"])
     lines += ["", "## Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots]
     path = out_dir / "bench_report.md"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def closed_loop_summary(c: dict) -> str:
+    t = c["torque_bench_vs_simulation"]
+    return (
+        f"closed loop: torque bench vs simulation r {t['right']['r']:.3f}/{t['left']['r']:.3f}, "
+        f"RMSE {t['right']['rmse_nm_per_kg']:.4f}/{t['left']['rmse_nm_per_kg']:.4f} N·m/kg (right/left); "
+        f"metabolic {c['metabolic_bench']['w_per_kg']:.2f} W/kg vs exo off {c['metabolic_exo_off_w_per_kg']:.2f} "
+        f"({c['metabolic_bench']['reduction_pct']:+.1f} % reduction; simulation {c['metabolic_simulation']['reduction_pct']:+.1f} %); "
+        f"falls {c['falls']['bench']} on the bench"
+    )
+
+
+def closed_loop_section(c: dict) -> list[str]:
+    w, t, f = c["walker"], c["torque_bench_vs_simulation"], c["falls"]
+    lines = [
+        "",
+        "## Closed loop: the simulated walker wears the device",
+        "",
+        f"Walker: teacher `{w['teacher']}` ({w['teacher_steps']} steps, stage `{w['teacher_stage']}`), "
+        f"{w['speed_m_s']:g} m/s, {w['slope_deg']:g}°, root support {w['root_support_fraction']:g} "
+        f"{'(the walker is held along its path: the teacher cannot yet walk unaided)' if w['root_support_fraction'] > 0 else '(unsupported)'}. "
+        "The torque the runtime sent over serial, through the motor emulator, acts on the walker; the reference is "
+        "the same student on the same walker in-process (no serial link), and the walker with the exo off.",
+        "",
+        "| figure | right | left |",
+        "|---|---|---|",
+        f"| torque profile r, bench vs simulation | {t['right']['r']:.3f} | {t['left']['r']:.3f} |",
+        f"| torque profile RMSE (N·m/kg) | {t['right']['rmse_nm_per_kg']:.4f} | {t['left']['rmse_nm_per_kg']:.4f} |",
+        f"| strides (bench / simulation) | {t['right']['strides_bench']} / {t['right']['strides_simulation']} | "
+        f"{t['left']['strides_bench']} / {t['left']['strides_simulation']} |",
+        f"| peak flexion (N·m/kg @ % cycle), bench | {t['right']['peak_flexion_bench'][0]:.3f} @ {t['right']['peak_flexion_bench'][1]:.0f} | "
+        f"{t['left']['peak_flexion_bench'][0]:.3f} @ {t['left']['peak_flexion_bench'][1]:.0f} |",
+        f"| peak extension (N·m/kg @ % cycle), bench | {t['right']['peak_extension_bench'][0]:.3f} @ {t['right']['peak_extension_bench'][1]:.0f} | "
+        f"{t['left']['peak_extension_bench'][0]:.3f} @ {t['left']['peak_extension_bench'][1]:.0f} |",
+        "",
+        "| run | metabolic probe (W/kg) | reduction vs exo off | falls |",
+        "|---|---|---|---|",
+        f"| exo off | {c['metabolic_exo_off_w_per_kg']:.3f} | | {f['exo_off']} |",
+        f"| student, simulation | {c['metabolic_simulation']['w_per_kg']:.3f} | {c['metabolic_simulation']['reduction_pct']:+.2f} % | {f['simulation']} |",
+        f"| student, bench (serial) | {c['metabolic_bench']['w_per_kg']:.3f} | {c['metabolic_bench']['reduction_pct']:+.2f} % | {f['bench']} |",
+    ]
+    return lines
 
 
 def write_json(figures: dict, path: Path) -> None:
@@ -239,6 +284,19 @@ def _plots(run: BenchRun, figures: dict, out_dir: Path) -> list[Path]:
     ax.set_title("fault timeline (green: expectation met, orange: missed)")
     fig.tight_layout()
     written.append(_save(fig, out_dir / "fault_timeline.png"))
+    if "closed_loop" in figures:
+        profiles = figures["closed_loop"]["profiles"]
+        fig, axes = plt.subplots(1, 2, figsize=(10, 3.2), sharey=True)
+        for side, ax in enumerate(axes):
+            ax.plot(profiles["simulation"][side], color="0.4", label="student in simulation")
+            ax.plot(profiles["bench"][side], color="tab:red", label="student on the bench (serial)")
+            ax.axhline(0, color="0.7", lw=0.8)
+            ax.set_title(("right", "left")[side])
+            ax.set_xlabel("% gait cycle (thigh-gyro strides)")
+        axes[0].set_ylabel("hip torque (N·m/kg, + flexion)")
+        axes[0].legend(fontsize=8)
+        fig.tight_layout()
+        written.append(_save(fig, out_dir / "closed_loop_torque.png"))
     return written
 
 

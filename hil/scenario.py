@@ -47,8 +47,14 @@ class FaultSpec:
 
 @dataclass(frozen=True)
 class SourceSpec:
-    kind: str = spec("recording", choices=("recording", "trial"))
-    path: str = spec("tum-ao-imu-walking/walk_4", doc="recording folder (relative: under shared/data) or trial .mcap")
+    kind: str = spec("recording", choices=("recording", "trial", "walker"))
+    path: str = spec(
+        "tum-ao-imu-walking/walk_4",
+        doc="recording folder (relative: under shared/data), trial .mcap, or the walker's teacher run dir",
+    )
+    speed_m_s: float = spec(1.25, gt=0.0, doc="walker only")
+    slope_deg: float = spec(0.0, ge=-15.0, le=15.0, doc="walker only")
+    seed: int = spec(0, doc="walker only")
 
 
 @dataclass(frozen=True)

@@ -29,10 +29,14 @@ def run(args: argparse.Namespace) -> int:
 
     from firmware_bridge.config import DeviceConfig, SubjectConfig, load_config
     from hil.bench import run_bench
-    from hil.bench_report import analyse, write_json, write_report
+    from hil.bench_report import analyse, closed_loop_summary, write_json, write_report
     from hil.scenario import BenchScenario
 
     scenario = load_config(args.scenario, BenchScenario)
+    if scenario.source.kind == "walker" and not args.bundle:
+        from tools.errors import UserError
+
+        raise UserError("a walker source is compared with the same student in simulation: pass --bundle")
     device = load_config(args.device_config, DeviceConfig)
     subject = load_config(args.subject_config, SubjectConfig)
     if args.bundle:
@@ -47,11 +51,12 @@ def run(args: argparse.Namespace) -> int:
         def progress(t: float) -> None:
             bar.update(int(t) - bar.n)
 
-        result = run_bench(
-            scenario, controller, args.out / "work", device, args.device_config, args.runtime_config, progress
-        )
+        paths = {"runtime": args.runtime_config, "device": args.device_config, "subject": args.subject_config}
+        result = run_bench(scenario, controller, args.out / "work", device, subject, paths, progress)
     ids = device.imu_ids()
     figures = analyse(result, (ids["thigh_r"], ids["thigh_l"]), scenario.imu_rate_hz, subject.body_mass_kg)
+    if scenario.source.kind == "walker":
+        figures["closed_loop"] = closed_loop_references(args, scenario, result, device, subject)
     report = write_report(result, figures, args.out, title)
     if args.json:
         write_json(figures, args.json)
@@ -61,5 +66,42 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"round trip IMU frame → command: p50 {rt.get('p50', float('nan')):.2f} ms, p99 {rt.get('p99', float('nan')):.2f} ms"
     )
+    if "closed_loop" in figures:
+        print(closed_loop_summary(figures["closed_loop"]))
     print(f"report: {report}  ({'PASS' if figures['all_passed'] else 'FAIL'})")
     return 0 if figures["all_passed"] else 1
+
+
+def closed_loop_references(args: argparse.Namespace, scenario, result, device, subject) -> dict:
+    """The same walker without the serial link: the student in-process, and the exo off; then the figures."""
+    from tqdm import tqdm
+
+    from firmware_bridge.config import RuntimeConfig, load_config
+    from firmware_bridge.signing import Trust
+    from firmware_bridge.trial.reader import read_trial
+    from hil.bench import make_source
+    from hil.closed_loop import closed_loop_figures, simulate_device
+    from hil.trace import TorqueTrace
+
+    runtime = load_config(args.runtime_config, RuntimeConfig)
+    trust = Trust.from_file(args.trusted_keys or runtime.trusted_keys_file, args.allow_unsigned)
+    runs = {}
+    for name, bundle in (("simulation", args.bundle), ("exo_off", None)):
+        source = make_source(scenario, device, subject)
+        with tqdm(total=round(scenario.duration_s), desc=f"walker, {name.replace('_', ' ')}", unit="s") as bar:
+            trace = simulate_device(
+                source, bundle, trust, runtime, device, subject, progress=lambda t: bar.update(int(t) - bar.n)
+            )
+        runs[name] = (trace, source.record)
+    bench_trace = TorqueTrace.from_trial(read_trial(result.trial_path))
+    walker = result.source
+    return {
+        **closed_loop_figures(bench_trace, walker.record, *runs["simulation"], runs["exo_off"][1]),
+        "walker": {
+            "teacher": str(scenario.source.path),
+            "teacher_steps": walker.teacher.total_steps,
+            "teacher_stage": walker.teacher.stage,
+            "root_support_fraction": walker.support_fraction,
+            **walker.conditions,
+        },
+    }
