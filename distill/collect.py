@@ -21,7 +21,6 @@ from distill.config import DistillConfig
 from distill.randomise import SensorModel
 from firmware_bridge.config import DeviceConfig, SubjectConfig, load_config
 from firmware_bridge.config.paths import default_config
-from teacher.config import RootSupportConfig
 
 Driver = Callable[[np.ndarray], np.ndarray]
 """(periods so far, n_imus, 6) randomised IMU history → normalised exo command (right, left)."""
@@ -51,9 +50,8 @@ def rollout(
     subject = dataclasses.replace(subject, body_mass_kg=subject.body_mass_kg * rng.uniform(*r.body_mass_scale))
     scale = rng.uniform(*r.device_mass_scale)
     device = dataclasses.replace(device, segment_masses_kg={k: v * scale for k, v in device.segment_masses_kg.items()})
-    sim = dataclasses.replace(
-        teacher.sim_config, exo_enabled=True, root_support=RootSupportConfig(), episode_s=config.episode_s
-    )
+    # The walker as the teacher knows it: with its stage's root support, if it still needs one.
+    sim = dataclasses.replace(teacher.sim_config, exo_enabled=True, episode_s=config.episode_s)
     env = HipExoWalkerEnv(sim, device, subject)
     obs, _ = env.reset(seed=seed, options={"speed_m_s": speed, "slope_deg": slope})
     clean, labels = [], []

@@ -8,6 +8,7 @@ writes IMU frames, applies the scheduled faults, and services the motor-controll
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 import select
@@ -22,6 +23,7 @@ from firmware_bridge.config import DeviceConfig, SubjectConfig
 from firmware_bridge.config.paths import REPO_ROOT, SHARED_DATA_DIR
 from firmware_bridge.protocol.frame import encode_frame
 from firmware_bridge.protocol.messages import ControllerFault, ImuReading, ImuSample
+from firmware_bridge.runtime.realtime import freeze_garbage_collector
 from hil.motor_emulator import MotorControllerEmulator
 from hil.pty_link import FramePeer, PtyPair
 from hil.scenario import BenchScenario, FaultSpec
@@ -69,6 +71,7 @@ def make_source(scenario: BenchScenario, device: DeviceConfig, subject: SubjectC
             s.speed_m_s,
             s.slope_deg,
             s.seed,
+            s.root_support_fraction,
         )
     folder = path if path.is_absolute() else SHARED_DATA_DIR / path
     return RecordingSource(folder, device, scenario.imu_rate_hz, loop=True)
@@ -128,9 +131,11 @@ def run_bench(
         process = subprocess.Popen(
             command, cwd=REPO_ROOT, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
         )
+        freeze_garbage_collector()  # a collection pass mid-stream would stall the bench's IMU clock
         try:
             run = _stream(scenario, source, imu_link, emulator, process, trial_dir, progress)
         finally:
+            gc.enable()
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()

@@ -55,6 +55,9 @@ class SourceSpec:
     speed_m_s: float = spec(1.25, gt=0.0, doc="walker only")
     slope_deg: float = spec(0.0, ge=-15.0, le=15.0, doc="walker only")
     seed: int = spec(0, doc="walker only")
+    root_support_fraction: float | None = spec(
+        None, ge=0.0, le=1.0, doc="walker only: hold the pelvis along its path (None: as the teacher's stage does)"
+    )
 
 
 @dataclass(frozen=True)

@@ -41,14 +41,22 @@ class SimulatedWalkerSource:
         speed_m_s: float = 1.25,
         slope_deg: float = 0.0,
         seed: int = 0,
+        root_support_fraction: float | None = None,
     ):
         import dataclasses
+
+        import torch
 
         from teacher.env import HipExoWalkerEnv
         from teacher.policy import TeacherPolicy
 
+        torch.set_num_threads(1)  # the runtime under test needs the other core
         self.teacher = TeacherPolicy(Path(teacher_run_dir))
         sim = dataclasses.replace(self.teacher.sim_config, exo_enabled=False, episode_s=duration_s + 1.0)
+        if root_support_fraction is not None:
+            sim = dataclasses.replace(
+                sim, root_support=dataclasses.replace(sim.root_support, fraction=root_support_fraction)
+            )
         if abs(sim.device_rate_hz - rate_hz) > 1e-9:
             raise ValueError(f"the walker runs its IMUs at {sim.device_rate_hz:g} Hz; the bench asks {rate_hz:g} Hz")
         self.env = HipExoWalkerEnv(sim, device, subject)
@@ -62,9 +70,16 @@ class SimulatedWalkerSource:
         self._periods = sim.device_periods_per_control_step
         self._torque = np.zeros(2)
         self.record = WalkerRecord()
+        for _ in range(20):  # warm up torch and the solver so the first real-time periods are not late
+            self.teacher.act(self._warm_up_observation())
         self._observation, _ = self.env.reset(seed=seed, options=self.conditions)
         self._period = 0
         self._excitations = np.zeros(0)
+
+    def _warm_up_observation(self) -> np.ndarray:
+        observation, _ = self.env.reset(seed=self._seed, options=self.conditions)
+        self.env.begin_step(self.teacher.act(observation))
+        return observation
 
     def apply_torque(self, right_nm: float, left_nm: float) -> None:
         self._torque = np.array([right_nm, left_nm])
