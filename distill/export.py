@@ -80,3 +80,27 @@ def write_bundle(
     )
     write_manifest(out, manifest)
     return out, worst
+
+
+def bundle_from_distillation(result: dict, device: DeviceConfig) -> tuple[Path, float]:
+    """The bundle of what :func:`distill.train.distil` returned, parity-checked on the last datasets' windows."""
+    from datetime import datetime, timezone
+
+    from distill.train import datasets, windows_and_labels
+
+    windows, _ = windows_and_labels(result["spec"], datasets(result["out"])[-2:])
+    summary = result["summary"]
+    provenance = {
+        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "teacher_sha256": summary["teacher_sha256"],
+        "teacher_steps": summary["teacher_steps"],
+        "training": summary["rounds"],
+    }
+    return write_bundle(
+        result["model"],
+        result["spec"],
+        device,
+        result["out"] / "bundle",
+        windows[:: max(1, len(windows) // 200)],
+        provenance,
+    )

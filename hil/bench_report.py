@@ -8,11 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from firmware_bridge.baseline import BaselineConfig, PhaseEstimator
 from firmware_bridge.trial.reader import TrialLog, read_trial
 from hil.bench import BenchRun
+from hil.trace import TorqueTrace
 
-PHASE_BINS = 50
 ASSISTING = 2
 ARMED = 1
 
@@ -93,40 +92,6 @@ def fault_outcomes(run: BenchRun, log: TrialLog) -> list[FaultOutcome]:
     return outcomes
 
 
-def torque_by_phase(log: TrialLog, thigh_ids: tuple[int, int], rate_hz: float, mass_kg: float) -> np.ndarray:
-    """(side, bin, [mean, sd]) of shaped torque (N·m/kg) against gait phase re-estimated from the logged gyro."""
-    estimators = [PhaseEstimator(_default_phase_config()) for _ in range(2)]
-    latest = {i: 0.0 for i in thigh_ids}
-    imu = log.messages.get("/imu/raw", [])
-    shaped = log.messages.get("/torque/shaped", [])
-    bins: list[list[list[float]]] = [[[] for _ in range(PHASE_BINS)] for _ in range(2)]
-    k = 0
-    for n, (t, m) in enumerate(shaped):
-        while k < len(imu) and imu[k][0] <= t:
-            for r in imu[k][1]["readings"]:
-                if r["imu_id"] in latest and r["gyro"][2] is not None:
-                    latest[r["imu_id"]] = r["gyro"][2]
-            k += 1
-        for side, imu_id in enumerate(thigh_ids):
-            phase = estimators[side].update(n / rate_hz, float(latest[imu_id]))
-            if phase is not None:
-                torque = m["right_nm" if side == 0 else "left_nm"] / mass_kg
-                bins[side][min(int(phase * PHASE_BINS), PHASE_BINS - 1)].append(torque)
-    out = np.full((2, PHASE_BINS, 2), np.nan)
-    for side in range(2):
-        for b, values in enumerate(bins[side]):
-            if values:
-                out[side, b] = [np.mean(values), np.std(values)]
-    return out
-
-
-def _default_phase_config() -> BaselineConfig:
-    from firmware_bridge.baseline import TorqueBump
-
-    zero = TorqueBump(0.0, 0.0, 1.0, 2.0)
-    return BaselineConfig(extension=zero, flexion=zero)
-
-
 def analyse(run: BenchRun, thigh_ids: tuple[int, int], rate_hz: float, mass_kg: float) -> dict:
     log = read_trial(run.trial_path)
     timing = log.topic("/timing")
@@ -143,7 +108,7 @@ def analyse(run: BenchRun, thigh_ids: tuple[int, int], rate_hz: float, mass_kg: 
         "round_trip_ms": _percentiles(round_trips_ms(run, log)),
         "faults": [asdict(o) for o in outcomes],
         "all_passed": all(o.passed for o in outcomes) and run.returncode == 0,
-        "torque_by_phase": torque_by_phase(log, thigh_ids, rate_hz, mass_kg).tolist(),
+        "torque_by_phase": [[p.mean.tolist(), p.std.tolist()] for p in TorqueTrace.from_trial(log).profiles()],
         "log": log,
     }
 
@@ -257,18 +222,14 @@ def _plots(run: BenchRun, figures: dict, out_dir: Path) -> list[Path]:
     written.append(_save(fig, out_dir / "timing.png"))
     profile = np.array(figures["torque_by_phase"])
     fig, ax = plt.subplots(figsize=(6, 3.2))
-    x = (np.arange(PHASE_BINS) + 0.5) * 100 / PHASE_BINS
+    x = np.arange(profile.shape[-1])
     for side, colour, label in ((0, "tab:red", "right"), (1, "tab:blue", "left")):
-        ax.plot(x, profile[side, :, 0], color=colour, label=label)
+        ax.plot(x, profile[side, 0], color=colour, label=label)
         ax.fill_between(
-            x,
-            profile[side, :, 0] - profile[side, :, 1],
-            profile[side, :, 0] + profile[side, :, 1],
-            color=colour,
-            alpha=0.2,
+            x, profile[side, 0] - profile[side, 1], profile[side, 0] + profile[side, 1], color=colour, alpha=0.2
         )
     ax.axhline(0, color="0.7", lw=0.8)
-    ax.set_xlabel("gait phase from the thigh gyro (% cycle)")
+    ax.set_xlabel("% gait cycle (thigh-gyro strides)")
     ax.set_ylabel("commanded torque (N·m/kg, + flexion)")
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -45,10 +45,10 @@ def test_report_has_timing_round_trip_and_plots(bench_result):
 
 def test_torque_against_gait_phase_has_the_baseline_shape(bench_result):
     _, _, figures = bench_result
-    right = [row[0] for row in figures["torque_by_phase"][0]]
-    extension_bin = min(range(len(right)), key=lambda k: right[k] if right[k] == right[k] else 1e9)
-    flexion_bin = max(range(len(right)), key=lambda k: right[k] if right[k] == right[k] else -1e9)
-    assert extension_bin < 20 and 22 < flexion_bin < 40  # 50 bins: early stance, and ~50-75 % of the cycle
+    right = figures["torque_by_phase"][0][0]  # side 0: mean over strides at 0..100 % of the cycle
+    extension_pct = min(range(len(right)), key=lambda k: right[k])
+    flexion_pct = max(range(len(right)), key=lambda k: right[k])
+    assert extension_pct < 40 and 44 < flexion_pct < 80  # early stance, and ~50-75 % of the cycle
     assert min(right) < -0.03 and max(right) > 0.03
 
 

@@ -93,6 +93,7 @@ def closed_loop_references(args: argparse.Namespace, scenario, result, device, s
                 source, bundle, trust, runtime, device, subject, progress=lambda t: bar.update(int(t) - bar.n)
             )
         runs[name] = (trace, source.record)
+    runs["simulation"][0].save_npz(args.out / "simulated_run.npz")  # for 'hipexo trial report --compare'
     bench_trace = TorqueTrace.from_trial(read_trial(result.trial_path))
     walker = result.source
     return {

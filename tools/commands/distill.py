@@ -25,8 +25,8 @@ def run_distill(args: argparse.Namespace) -> int:
     import dataclasses
 
     from distill.config import DistillConfig
-    from distill.export import write_bundle
-    from distill.train import distil, windows_and_labels
+    from distill.export import bundle_from_distillation
+    from distill.train import distil
     from firmware_bridge.config import DeviceConfig, load_config
 
     config = load_config(args.config, DistillConfig)
@@ -36,21 +36,7 @@ def run_distill(args: argparse.Namespace) -> int:
         config = dataclasses.replace(config, out_dir=str(args.out))
     result = distil(config)
     device = load_config(default_config("device", "hip_exo"), DeviceConfig)
-    from distill.train import datasets
-
-    windows, _ = windows_and_labels(result["spec"], datasets(result["out"])[-2:])
+    bundle, worst = bundle_from_distillation(result, device)
     summary = result["summary"]
-    bundle, worst = write_bundle(
-        result["model"],
-        result["spec"],
-        device,
-        result["out"] / "bundle",
-        windows[:: max(1, len(windows) // 200)],
-        {
-            "teacher_sha256": summary["teacher_sha256"],
-            "teacher_steps": summary["teacher_steps"],
-            "training": summary["rounds"],
-        },
-    )
     print(f"bundle: {bundle} (ONNX parity max |Δ| {worst:.1e}); rounds: {json.dumps(summary['rounds'])}")
     return 0

@@ -1,4 +1,4 @@
-"""``hipexo trial inspect | export | list``: read trial logs (MCAP)."""
+"""``hipexo trial inspect | export | list | report``: read trial logs (MCAP)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     listing = sub.add_parser("list", help="catalogue the trial logs under a folder")
     listing.add_argument("folder", type=Path)
     listing.set_defaults(func=run_list)
+    report = sub.add_parser("report", help="gait cycles, torque vs gait phase per side, timing, faults; Markdown + PNG")
+    report.add_argument("file", type=Path)
+    report.add_argument(
+        "--compare", type=Path, default=None, help="another trial (.mcap) or a simulated run (.npz from the bench)"
+    )
+    report.add_argument("--out", type=Path, default=None, help="report folder (default: next to the trial)")
+    report.set_defaults(func=run_report)
 
 
 def _read(path: Path):
@@ -60,4 +67,32 @@ def run_list(args: argparse.Namespace) -> int:
             print(f"{row['file']}\tUNREADABLE: {row['problem']}")
         else:
             print("\t".join(str(row[c]) for c in columns))
+    return 0
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from firmware_bridge.trial.reader import TrialLogError
+    from hil.trial_report import analyse_trial, write_trial_report
+    from tools.errors import UserError
+
+    _read(args.file)  # a clear message for a file that is not a trial log
+    try:
+        figures = analyse_trial(args.file, args.compare)
+    except (TrialLogError, OSError, KeyError, ValueError) as exc:
+        raise UserError(f"cannot compare with {args.compare}: {exc}") from exc
+    out = args.out or args.file.with_suffix("")
+    path = write_trial_report(figures, out)
+    for name, side in figures["sides"].items():
+        print(
+            f"{name}: {side['strides']} strides of {side['stride_s']:.2f} s; peak flexion "
+            f"{side['peak_flexion_nm_per_kg']:.3f} N·m/kg @ {side['peak_flexion_pct']:.0f} %, extension "
+            f"{side['peak_extension_nm_per_kg']:.3f} @ {side['peak_extension_pct']:.0f} %"
+        )
+    if "comparison" in figures:
+        c = figures["comparison"]
+        print(
+            "vs comparison: "
+            + ", ".join(f"{n} r {c[n]['r']:.3f} RMSE {c[n]['rmse_nm_per_kg']:.4f}" for n in ("right", "left"))
+        )
+    print(f"report: {path}")
     return 0
