@@ -38,5 +38,5 @@ def test_smoke_distillation_writes_data_and_a_bundle_the_runtime_accepts(
     bundle = load_bundle(out / "bundle", runtime_config, device_config, trust=Trust(allow_unsigned=True))
     assert bundle.manifest["provenance"]["onnx_parity_max_abs"] <= 1e-5
     assert bundle.input.shape == [1, 16, 12] and bundle.features.rate_hz == 100.0
-    assert main(["bundle", "verify", str(out / "bundle")]) == 0
+    assert main(["bundle", "verify", str(out / "bundle"), "--allow-unsigned"]) == 0  # signing: test_signing.py
     assert '"format": "hipexo-bundle"' in capsys.readouterr().out

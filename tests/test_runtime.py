@@ -203,7 +203,7 @@ def test_serial_disconnect_is_a_fault_and_the_runtime_still_exits_cleanly(bench)
 
 
 def test_overrun_streak_is_a_fault(bench, tmp_path):
-    slow = make_bundle(tmp_path / "slow", rate_hz=500.0, window=10, slow=260)
+    slow = make_bundle(tmp_path / "slow", rate_hz=500.0, window=10, slow=400)  # ~10 ms a cycle: over 2 ms
     run = bench(bundle=slow, runtime={"loop_rate_hz": 500.0}, imu_rate_hz=500.0)
     run.set_gyro_z(0.4, 0.0)
     run.wait_for(lambda: run.trial_dir.exists() and any(run.trial_dir.glob("*.mcap")), 10, "trial log")
