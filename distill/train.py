@@ -64,7 +64,7 @@ def fit(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, config: DistillCon
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
-            total += float(loss) * len(batch)
+            total += loss.item() * len(batch)
         losses.append(total / len(xt))
     return losses
 

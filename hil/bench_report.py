@@ -139,9 +139,11 @@ def write_report(run: BenchRun, figures: dict, out_dir: Path, title: str) -> Pat
         "",
         "## Faults",
         "",
-        "| fault | at s | for s | expected | measured | result |",
-        "|---|---|---|---|---|---|",
     ]
+    if figures["faults"]:
+        lines += ["| fault | at s | for s | expected | measured | result |", "|---|---|---|---|---|---|"]
+    else:
+        lines.append("None scheduled in this scenario.")
     for f in figures["faults"]:
         lines.append(
             f"| {f['type']} | {f['at_s']:g} | {f['duration_s']:g} | {f['expectation']} | {f['detail']} | "
