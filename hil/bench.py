@@ -185,6 +185,7 @@ def _stream(scenario, source, imu_link, emulator, process, trial_dir, progress) 
     frozen: ImuSample | None = None
     seq = 0
     k = 0
+    upcoming = source.sample(0)
     stop_sent_at = None
     while True:
         now = time.monotonic()
@@ -202,8 +203,9 @@ def _stream(scenario, source, imu_link, emulator, process, trial_dir, progress) 
             imu_link.unplug()
         if imu_link.peer is None and "disconnect" not in active:
             imu_link.plug()
-        source.apply_torque(*emulator.measured)  # the actuator's torque acts on a closed-loop source
-        sample = source.sample(k) if stop_sent_at is None else None
+        # Frames go out on the tick; the next sample is computed after, so a slow source (the simulated walker)
+        # does not push the write time around within the period.
+        sample = upcoming if stop_sent_at is None else None
         if sample is not None:
             readings = tuple(ImuReading(i, g, a) for i, (g, a) in sorted(sample.items()))
             if "nan" in active:
@@ -247,6 +249,8 @@ def _stream(scenario, source, imu_link, emulator, process, trial_dir, progress) 
             previous = None
         if progress is not None:
             progress(min(t, scenario.duration_s))
+        source.apply_torque(*emulator.measured)  # the actuator's torque acts on a closed-loop source
+        upcoming = source.sample(k + 1) if stop_sent_at is None else None
         k += 1
         _serve_until(start + k * period, emulator)
     process.wait(timeout=10)
