@@ -36,6 +36,11 @@ class Episode:
     labels: np.ndarray
     """(T, 2) the teacher's normalised exo command."""
     fell: bool
+    metabolic_w_per_kg: float = float("nan")
+    """Mean metabolic probe rate over the episode."""
+    clean_imu: np.ndarray | None = None
+    """(T, n_imus, 6) before randomisation; kept in memory for evaluation, not saved."""
+    body_mass_kg: float = float("nan")
 
 
 def rollout(
@@ -59,19 +64,23 @@ def rollout(
     periods = sim.device_periods_per_control_step
     sensors = SensorModel.draw(r, len(env.backend.imu_names), steps * periods, rng)
     fell = False
+    metabolic = []
     for _ in range(steps):
         action = teacher.act(obs)
         label = action[-2:].copy()
-        if driver is not None and clean:
-            action[-2:] = np.clip(driver(sensors.apply(np.array(clean))), -1.0, 1.0)
+        if driver is not None:  # before any IMU data, the driven exo stays at zero
+            action[-2:] = np.clip(driver(sensors.apply(np.array(clean))), -1.0, 1.0) if clean else 0.0
         obs, _, terminated, truncated, info = env.step(action)
         clean.extend(info["imu"])
         labels.extend([label] * periods)
+        metabolic.append(info["metabolic_w_per_kg"])
         if terminated or truncated:
             fell = terminated
             break
     imu = sensors.apply(np.array(clean))
-    return Episode(speed, slope, seed, imu, np.array(labels, dtype=np.float32), fell)
+    labels_array = np.array(labels, dtype=np.float32)
+    mass = env.backend.body_mass_kg
+    return Episode(speed, slope, seed, imu, labels_array, fell, float(np.mean(metabolic)), np.array(clean), mass)
 
 
 def save_dataset(path: Path, episodes: list[Episode], metadata: dict) -> Path:
@@ -88,6 +97,8 @@ def save_dataset(path: Path, episodes: list[Episode], metadata: dict) -> Path:
         slopes=np.array([e.slope_deg for e in episodes]),
         seeds=np.array([e.seed for e in episodes]),
         fell=np.array([e.fell for e in episodes]),
+        metabolic_w_per_kg=np.array([e.metabolic_w_per_kg for e in episodes]),
+        body_mass_kg=np.array([e.body_mass_kg for e in episodes]),
     )
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     path.with_suffix(".json").write_text(
@@ -107,6 +118,9 @@ def load_dataset(path: Path) -> list[Episode]:
             data["imu"][bounds[k] : bounds[k + 1]],
             data["labels"][bounds[k] : bounds[k + 1]],
             bool(data["fell"][k]),
+            float(data["metabolic_w_per_kg"][k]),
+            None,
+            float(data["body_mass_kg"][k]),
         )
         for k in range(len(bounds) - 1)
     ]

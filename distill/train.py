@@ -95,35 +95,81 @@ def collect(teacher, config: DistillConfig, driver=None, seed_offset: int = 0, p
     ]
 
 
-def distil(config: DistillConfig, progress: bool = True) -> dict:
-    """collect → train → (DAgger: student drives, teacher labels, aggregate, retrain) × n; saves everything."""
+def output_dir(config: DistillConfig) -> Path:
+    return REPO_ROOT / config.out_dir
+
+
+def collect_stage(config: DistillConfig, progress: bool = True) -> Path:
+    """Round 0: the teacher drives and labels. Kept when it exists for the same teacher checkpoint."""
     from teacher.policy import TeacherPolicy
 
-    out = REPO_ROOT / config.out_dir
+    path = output_dir(config) / "data" / "round_0.npz"
     teacher = TeacherPolicy(REPO_ROOT / config.teacher)
-    rate = teacher.sim_config.device_rate_hz
+    if path.is_file() and json.loads(path.with_suffix(".json").read_text()).get("teacher_sha256") == teacher.hash:
+        return path
     meta = {"teacher": config.teacher, "teacher_sha256": teacher.hash, "teacher_steps": teacher.total_steps}
-    episodes = collect(teacher, config, progress=progress)
-    save_dataset(out / "data" / "round_0.npz", episodes, {**meta, "round": 0, "driver": "teacher"})
-    spec = feature_spec(config, episodes, rate)
+    return save_dataset(path, collect(teacher, config, progress=progress), {**meta, "round": 0, "driver": "teacher"})
+
+
+def train_stage(config: DistillConfig, progress: bool = True) -> dict:
+    """Fit on round 0, then DAgger rounds (the student drives, the teacher labels, aggregate, refit).
+
+    Each round's dataset (``data/round_<r>.npz``) and model (``student_round_<r>.pt``) are kept, so an
+    interrupted run resumes after the last finished round.
+    """
+    from teacher.policy import TeacherPolicy
+
+    out = output_dir(config)
+    if not (out / "data" / "round_0.npz").is_file():
+        raise FileNotFoundError(f"{out / 'data' / 'round_0.npz'}: run 'hipexo distill collect' first")
+    teacher = TeacherPolicy(REPO_ROOT / config.teacher)
+    meta = {"teacher": config.teacher, "teacher_sha256": teacher.hash, "teacher_steps": teacher.total_steps}
+    episodes = load_dataset(out / "data" / "round_0.npz")
+    spec = feature_spec(config, episodes, teacher.sim_config.device_rate_hz)
     model = build_student(config.student.architecture, len(spec.channels), spec.window, config.student.hidden)
     history = []
     for round_ in range(config.dagger_iterations + 1):
+        saved = out / f"student_round_{round_}.pt"
         x, y = windows_and_labels(spec, episodes)
-        losses = fit(model, x, y, config, progress)
-        history.append({"round": round_, "windows": len(x), "final_loss": losses[-1]})
+        if saved.is_file():
+            model.load_state_dict(torch.load(saved))
+        else:
+            entry = {"round": round_, "windows": len(x), "final_loss": fit(model, x, y, config, progress)[-1]}
+            torch.save(model.state_dict(), saved)
+            saved.with_suffix(".json").write_text(json.dumps(entry))
+        history.append(json.loads(saved.with_suffix(".json").read_text()))
         if round_ == config.dagger_iterations:
             break
-        new = collect(
-            teacher, config, student_driver(model, spec), seed_offset=100_000 * (round_ + 1), progress=progress
-        )
-        save_dataset(out / "data" / f"round_{round_ + 1}.npz", new, {**meta, "round": round_ + 1, "driver": "student"})
-        episodes += new
-    out.mkdir(parents=True, exist_ok=True)
+        data = out / "data" / f"round_{round_ + 1}.npz"
+        if not data.is_file():
+            new = collect(
+                teacher, config, student_driver(model, spec), seed_offset=100_000 * (round_ + 1), progress=progress
+            )
+            save_dataset(data, new, {**meta, "round": round_ + 1, "driver": "student"})
+        episodes += load_dataset(data)
     torch.save(model.state_dict(), out / "student.pt")
     summary = {**meta, "spec": spec.__dict__ | {"channels": list(spec.channels)}, "rounds": history}
-    (out / "training.json").write_text(json.dumps(summary, indent=1, default=list))
+    (out / "training.json").write_text(json.dumps(summary, indent=1, default=float))
     return {"model": model, "spec": spec, "summary": summary, "out": out}
+
+
+def load_trained(config: DistillConfig) -> dict:
+    """What :func:`train_stage` returned, from its files."""
+    out = output_dir(config)
+    if not (out / "student.pt").is_file():
+        raise FileNotFoundError(f"{out / 'student.pt'}: run 'hipexo distill train' first")
+    summary = json.loads((out / "training.json").read_text())
+    s = summary["spec"]
+    spec = FeatureSpec(tuple(s["channels"]), s["window"], s["rate_hz"], tuple(s["mean"]), tuple(s["std"]))
+    model = build_student(config.student.architecture, len(spec.channels), spec.window, config.student.hidden)
+    model.load_state_dict(torch.load(out / "student.pt"))
+    return {"model": model, "spec": spec, "summary": summary, "out": out}
+
+
+def distil(config: DistillConfig, progress: bool = True) -> dict:
+    """collect → train with DAgger; resumes whatever stage an earlier run finished."""
+    collect_stage(config, progress)
+    return train_stage(config, progress)
 
 
 def datasets(out: Path) -> list[Episode]:

@@ -1,4 +1,5 @@
-"""Distillation: sensor randomisation, the smoke pipeline end to end to a bundle the runtime accepts."""
+"""Distillation: sensor randomisation, the smoke pipeline end to end (collect, train, export, eval) to a bundle
+the runtime accepts, and stages that resume."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def test_smoke_distillation_writes_data_and_a_bundle_the_runtime_accepts(
 ):
     out = tmp_path / "distill"
     config = "configs/distill/smoke.yaml"
-    assert main(["distill", "run", "--config", config, "--teacher", str(smoke_run), "--out", str(out)]) == 0
+    assert main(["distill", "--config", config, "--teacher", str(smoke_run), "--out", str(out)]) == 0
     meta = json.loads((out / "data" / "round_1.json").read_text())
     assert meta["driver"] == "student" and len(meta["teacher_sha256"]) == 64 and len(meta["sha256"]) == 64
     bundle = load_bundle(out / "bundle", runtime_config, device_config, trust=Trust(allow_unsigned=True))
@@ -40,3 +41,14 @@ def test_smoke_distillation_writes_data_and_a_bundle_the_runtime_accepts(
     assert bundle.input.shape == [1, 16, 12] and bundle.features.rate_hz == 100.0
     assert main(["bundle", "verify", str(out / "bundle"), "--allow-unsigned"]) == 0  # signing: test_signing.py
     assert '"format": "hipexo-bundle"' in capsys.readouterr().out
+    figures = json.loads((out / "eval" / "eval.json").read_text())
+    assert [c["held_out"] for c in figures["conditions"]][:2] == [False, True]
+    assert all(np.isfinite(c["rmse_nm_per_kg"]) for c in figures["conditions"])
+    assert [d for d, _ in figures["robustness"]["mounting"]] == [0.0, 5.0, 10.0, 20.0]
+    (recording,) = figures["recordings"]
+    assert recording["max_abs_torque_nm"] <= recording["torque_limit_nm"] and recording["stride_hz"] > 0.5
+    assert (out / "eval" / "eval_report.md").read_text().startswith("# Student evaluation")
+    # A rerun of the training stage resumes: every round is on disk, nothing is refitted.
+    before = (out / "student_round_1.pt").stat().st_mtime_ns
+    assert main(["distill", "train", "--config", config, "--teacher", str(smoke_run), "--out", str(out)]) == 0
+    assert (out / "student_round_1.pt").stat().st_mtime_ns == before

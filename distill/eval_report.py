@@ -1,0 +1,112 @@
+"""The distillation eval report: Markdown tables with the targets, PNG plots, and the figures as JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+TARGET_R, TARGET_RMSE, TARGET_RETAINED = 0.95, 0.02, 80.0
+
+
+def write_eval_report(figures: dict, out_dir: Path, provenance: dict) -> Path:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "eval.json").write_text(json.dumps({**figures, "provenance": provenance}, indent=1, default=float))
+    plots = _plots(figures, out_dir)
+    held = [c for c in figures["conditions"] if c["held_out"]]
+    lines = [
+        "# Student evaluation",
+        "",
+        f"Teacher `{provenance.get('teacher')}` ({provenance.get('teacher_steps')} steps, sha256 "
+        f"{str(provenance.get('teacher_sha256', ''))[:16]}…). Torque is the shaped command per kg (the device's "
+        "shaping chain on both commands).",
+        "",
+        f"Targets on held-out conditions: r ≥ {TARGET_R}, RMSE ≤ {TARGET_RMSE} N·m/kg, closed-loop metabolic "
+        f"reduction ≥ {TARGET_RETAINED:g} % of the teacher's.",
+        "",
+        "| speed (m/s) | slope (°) | held out | r | RMSE (N·m/kg) | flexion-peak timing error (% cycle) | teacher peak (N·m/kg) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for c in figures["conditions"]:
+        lines.append(
+            f"| {c['speed_m_s']:g} | {c['slope_deg']:+g} | {'yes' if c['held_out'] else ''} | {c['r']:.3f} | "
+            f"{c['rmse_nm_per_kg']:.4f} | {c['peak_timing_error_pct']:.1f} | {c['teacher_peak_nm_per_kg']:.3f} |"
+        )
+    if held:
+        r = float(np.nanmean([c["r"] for c in held]))
+        rmse = float(np.nanmean([c["rmse_nm_per_kg"] for c in held]))
+        lines += [
+            "",
+            f"Held-out mean: r {r:.3f} ({'meets' if r >= TARGET_R else 'misses'} the target), RMSE {rmse:.4f} N·m/kg "
+            f"({'meets' if rmse <= TARGET_RMSE else 'misses'}).",
+            "",
+            "## Closed loop (the student drives the exo)",
+            "",
+            "| speed | slope | student fell | metabolic exo off / teacher / student (W/kg) | reduction teacher / student | retained |",
+            "|---|---|---|---|---|---|",
+        ]
+        for c in held:
+            cl = c["closed_loop"]
+            m = cl["metabolic_w_per_kg"]
+            lines.append(
+                f"| {c['speed_m_s']:g} | {c['slope_deg']:+g} | {cl['student_fell']} | {m['exo_off']:.2f} / {m['teacher']:.2f} / "
+                f"{m['student']:.2f} | {cl['teacher_reduction_pct']:+.2f} % / {cl['student_reduction_pct']:+.2f} % | "
+                f"{cl['retained_pct']:.0f} % |"
+            )
+        lines.append("")
+        lines.append("Retained is NaN where the teacher itself does not reduce the cost: there is nothing to retain.")
+    rob = figures["robustness"]
+    lines += [
+        "",
+        f"## Robustness ({rob['speed_m_s']:g} m/s, {rob['slope_deg']:+g}°)",
+        "",
+        "| sensor mounting (± ° per axis) | RMSE (N·m/kg) |",
+        "|---|---|",
+        *(f"| {d:g} | {v:.4f} |" for d, v in rob["mounting"]),
+        "",
+        "| noise and bias (× default) | RMSE (N·m/kg) |",
+        "|---|---|",
+        *(f"| {s:g} | {v:.4f} |" for s, v in rob["noise"]),
+        "",
+        "## Real IMU recordings",
+        "",
+        "| recording | s | max torque (N·m) / limit | stride (Hz) | dominant torque frequency (Hz) | ratio |",
+        "|---|---|---|---|---|---|",
+        *(
+            f"| {r['recording']} | {r['seconds']:.0f} | {r['max_abs_torque_nm']:.2f} / {r['torque_limit_nm']:g} | "
+            f"{r['stride_hz']:.3f} | {r['dominant_torque_hz']:.3f} | {r['harmonic']:.2f} |"
+            for r in figures["recordings"]
+        ),
+        "",
+        *(f"![{p.stem}]({p.name})" for p in plots),
+    ]
+    path = out_dir / "eval_report.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _plots(figures: dict, out_dir: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rob = figures["robustness"]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.2))
+    axes[0].plot(*zip(*rob["mounting"], strict=True), marker="o")
+    axes[0].set_xlabel("mounting rotation (± ° per axis)")
+    axes[0].set_ylabel("RMSE (N·m/kg)")
+    axes[1].plot(*zip(*rob["noise"], strict=True), marker="o")
+    axes[1].set_xlabel("IMU noise and bias (× default)")
+    for r in figures["recordings"]:
+        axes[2].plot(r["profile_nm_per_kg"], label=r["recording"].split("/")[-1])
+    axes[2].set_xlabel("% gait cycle (real recording, right thigh strides)")
+    axes[2].set_ylabel("student torque (N·m/kg)")
+    axes[2].legend(fontsize=7)
+    fig.tight_layout()
+    path = out_dir / "robustness_and_recordings.png"
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return [path]

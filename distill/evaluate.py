@@ -1,0 +1,192 @@
+"""``hipexo distill eval``: how closely the student reproduces the teacher, where it matters.
+
+- **Open loop**, per condition (training ones and held-out ones the student never saw): the teacher drives;
+  student and teacher commands both go through the device's shaping chain (firmware_bridge.shaping) and
+  are compared as torque per kg: r, RMSE, and the timing of the flexion peak over the gait cycle.
+- **Closed loop**, held-out conditions: the student drives the exo (its randomised IMUs in, its command
+  out) while the teacher walks; fall rate and metabolic cost against the teacher driving and the exo off.
+- **Robustness**: RMSE against the sensor mounting rotation and the IMU noise level.
+- **Real IMUs**: the student on the TUM walking recordings through the device feature code: its torque
+  must stay within the device's limit and repeat at the stride frequency.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import torch
+
+from distill.collect import Episode, rollout
+from distill.config import DistillConfig
+from distill.randomise import SensorModel
+from distill.train import IMU_NAMES, student_driver
+from firmware_bridge.config import DeviceConfig, SubjectConfig, load_config
+from firmware_bridge.config.paths import SHARED_DATA_DIR, default_config
+from firmware_bridge.features import FeatureSpec, sliding_windows
+from firmware_bridge.shaping import ShaperState, ShapingParams, shape_step
+from firmware_bridge.trial.gait import phase_profile, strides
+
+MOUNTING_SWEEP_DEG = (0.0, 5.0, 10.0, 20.0)
+NOISE_SWEEP_SCALE = (0.0, 1.0, 2.0, 4.0)
+RECORDINGS = ("tum-ao-imu-walking/walk_4",)
+THIGH_GYRO_Z = {side: IMU_NAMES.index(name) * 6 + 2 for side, name in enumerate(("thigh_r", "thigh_l"))}
+
+
+def student_commands(model: torch.nn.Module, spec: FeatureSpec, imu: np.ndarray) -> np.ndarray:
+    """(T - window + 1, 2) commands over an IMU history, as the device computes them period by period."""
+    windows = sliding_windows(spec, IMU_NAMES, imu.reshape(len(imu), -1))
+    with torch.no_grad():
+        return model(torch.from_numpy(windows)).numpy()
+
+
+def shaped_torque(commands: np.ndarray, rate_hz: float) -> np.ndarray:
+    """(T, 2) normalised commands → (T, 2) N·m through the device's shaping chain (soft start included)."""
+    device = load_config(default_config("device", "hip_exo"), DeviceConfig)
+    subject = load_config(default_config("subject"), SubjectConfig)
+    params = ShapingParams.from_config(device, subject, rate_hz)
+    state = ShaperState.initial(params)
+    out = np.empty((len(commands), 2))
+    for k, (right, left) in enumerate(commands):
+        shaped = shape_step(params, state, float(right), float(left))
+        out[k] = shaped.right_nm, shaped.left_nm
+    return out
+
+
+def _stride_config():
+    from hil.trace import stride_config
+
+    return stride_config()
+
+
+def compare(episode: Episode, student: np.ndarray, teacher: np.ndarray, rate_hz: float) -> dict:
+    """Shaped torque per kg, student vs teacher, over the periods where the student has a full window."""
+    start = len(episode.labels) - len(student)
+    mass = episode.body_mass_kg
+    s = shaped_torque(student, rate_hz) / mass
+    t = shaped_torque(teacher[start:], rate_hz) / mass
+    both = np.stack([s.ravel(), t.ravel()])
+    r = float(np.corrcoef(both)[0, 1]) if both.std(axis=1).min() > 0 else float("nan")
+    times = np.arange(len(episode.labels)) / rate_hz
+    timing = []
+    for side in (0, 1):
+        gyro = (
+            episode.clean_imu.reshape(len(times), -1)[:, THIGH_GYRO_Z[side]] if episode.clean_imu is not None else None
+        )
+        if gyro is None:
+            continue
+        cycles = strides(times, gyro, _stride_config())
+        ps, pt = phase_profile(times[start:], s[:, side], cycles), phase_profile(times[start:], t[:, side], cycles)
+        if ps.strides and pt.strides:
+            gap = abs(ps.peak_positive[1] - pt.peak_positive[1])
+            timing.append(min(gap, 100.0 - gap))
+    return {
+        "r": r,
+        "rmse_nm_per_kg": float(np.sqrt(np.mean((s - t) ** 2))),
+        "peak_timing_error_pct": float(np.mean(timing)) if timing else float("nan"),
+        "teacher_peak_nm_per_kg": float(np.abs(t).max()),
+    }
+
+
+def conditions(config: DistillConfig) -> list[tuple[float, float, bool]]:
+    """(speed, slope, held out): one seen condition, then every held-out speed and slope combination."""
+    seen = [(config.speeds_m_s[len(config.speeds_m_s) // 2], config.slopes_deg[len(config.slopes_deg) // 2], False)]
+    held = {(s, config.slopes_deg[len(config.slopes_deg) // 2]) for s in config.held_out_speeds_m_s}
+    held |= {(config.speeds_m_s[len(config.speeds_m_s) // 2], sl) for sl in config.held_out_slopes_deg}
+    held |= {(s, sl) for s in config.held_out_speeds_m_s for sl in config.held_out_slopes_deg}
+    return seen + [(s, sl, True) for s, sl in sorted(held)]
+
+
+def evaluate(teacher, model: torch.nn.Module, spec: FeatureSpec, config: DistillConfig, progress=None) -> dict:
+    rate = spec.rate_hz
+    seed = config.seed + 900_000
+    rows = []
+    for k, (speed, slope, held_out) in enumerate(conditions(config)):
+        episode = rollout(teacher, config, speed, slope, seed + k)
+        row = {"speed_m_s": speed, "slope_deg": slope, "held_out": held_out, "teacher_fell": episode.fell}
+        row |= compare(episode, student_commands(model, spec, episode.imu), episode.labels, rate)
+        if held_out:
+            driven = rollout(teacher, config, speed, slope, seed + k, student_driver(model, spec))
+            off = rollout(teacher, config, speed, slope, seed + k, lambda history: np.zeros(2))
+            teacher_gain = off.metabolic_w_per_kg - episode.metabolic_w_per_kg
+            row["closed_loop"] = {
+                "student_fell": driven.fell,
+                "metabolic_w_per_kg": {
+                    "exo_off": off.metabolic_w_per_kg,
+                    "teacher": episode.metabolic_w_per_kg,
+                    "student": driven.metabolic_w_per_kg,
+                },
+                "teacher_reduction_pct": 100.0 * teacher_gain / off.metabolic_w_per_kg,
+                "student_reduction_pct": 100.0
+                * (off.metabolic_w_per_kg - driven.metabolic_w_per_kg)
+                / off.metabolic_w_per_kg,
+                "retained_pct": (
+                    100.0 * (off.metabolic_w_per_kg - driven.metabolic_w_per_kg) / teacher_gain
+                    if teacher_gain > 0
+                    else float("nan")
+                ),
+            }
+        rows.append(row)
+        if progress is not None:
+            progress(f"{speed:g} m/s {slope:+g}°")
+    robustness = _robustness(teacher, model, spec, config, seed)
+    return {"conditions": rows, "robustness": robustness, "recordings": _recordings(model, spec)}
+
+
+def _robustness(teacher, model, spec, config: DistillConfig, seed: int) -> dict:
+    speed, slope, _ = conditions(config)[-1]
+    episode = rollout(teacher, config, speed, slope, seed + 500)
+    out = {"speed_m_s": speed, "slope_deg": slope, "mounting": [], "noise": []}
+    base = config.randomisation
+
+    def rmse(randomisation) -> float:
+        rng = np.random.default_rng(seed)
+        sensors = SensorModel.draw(randomisation, len(IMU_NAMES), len(episode.clean_imu), rng)
+        imu = sensors.apply(episode.clean_imu)
+        return compare(episode, student_commands(model, spec, imu), episode.labels, spec.rate_hz)["rmse_nm_per_kg"]
+
+    for degrees in MOUNTING_SWEEP_DEG:
+        out["mounting"].append((degrees, rmse(dataclasses.replace(base, mounting_deg=degrees))))
+    for scale in NOISE_SWEEP_SCALE:
+        noisy = dataclasses.replace(
+            base,
+            gyro_noise_rad_s=base.gyro_noise_rad_s * scale,
+            accel_noise_m_s2=base.accel_noise_m_s2 * scale,
+            gyro_bias_rad_s=base.gyro_bias_rad_s * scale,
+            accel_bias_m_s2=base.accel_bias_m_s2 * scale,
+        )
+        out["noise"].append((scale, rmse(noisy)))
+    return out
+
+
+def _recordings(model, spec: FeatureSpec) -> list[dict]:
+    """The student on real walking IMUs: bounded torque that repeats at the stride frequency."""
+    from hil.sources import RecordingSource
+
+    device = load_config(default_config("device", "hip_exo"), DeviceConfig)
+    subject = load_config(default_config("subject"), SubjectConfig)
+    out = []
+    for name in RECORDINGS:
+        source = RecordingSource(SHARED_DATA_DIR / name, device, spec.rate_hz, loop=False)
+        imu = source.data  # (T, pelvis/thigh_r/thigh_l, 6), the device's IMU order
+        torque = shaped_torque(student_commands(model, spec, imu), spec.rate_hz)
+        times = np.arange(len(imu))[spec.window - 1 :] / spec.rate_hz
+        cycles = strides(np.arange(len(imu)) / spec.rate_hz, imu[:, 1, 2], _stride_config())
+        stride_hz = 1.0 / np.mean([b - a for a, b in cycles]) if cycles else float("nan")
+        spectrum = np.abs(np.fft.rfft(torque[:, 0] - torque[:, 0].mean()))
+        freqs = np.fft.rfftfreq(len(torque), 1.0 / spec.rate_hz)
+        band = freqs > 0.3
+        dominant = float(freqs[band][np.argmax(spectrum[band])])
+        out.append(
+            {
+                "recording": name,
+                "seconds": len(imu) / spec.rate_hz,
+                "max_abs_torque_nm": float(np.abs(torque).max()),
+                "torque_limit_nm": device.torque_limit_nm,
+                "stride_hz": float(stride_hz),
+                "dominant_torque_hz": dominant,
+                "harmonic": float(dominant / stride_hz) if stride_hz == stride_hz else float("nan"),
+                "profile_nm_per_kg": phase_profile(times, torque[:, 0] / subject.body_mass_kg, cycles).mean.tolist(),
+            }
+        )
+    return out
