@@ -30,9 +30,8 @@ def feature_spec(config: DistillConfig, episodes: list[Episode], rate_hz: float)
     index = [IMU_NAMES.index(c.split(".")[0]) * 6 + _offset(c) for c in config.student.channels]
     values = flat[:, index]
     std = np.maximum(values.std(axis=0), 1e-3)
-    return FeatureSpec(
-        tuple(config.student.channels), config.student.window, rate_hz, tuple(values.mean(axis=0)), tuple(std)
-    )
+    mean = tuple(float(v) for v in values.mean(axis=0))  # plain floats: they go into the JSON manifest
+    return FeatureSpec(tuple(config.student.channels), config.student.window, rate_hz, mean, tuple(map(float, std)))
 
 
 def _offset(channel: str) -> int:
