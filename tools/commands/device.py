@@ -75,10 +75,22 @@ def _remote(target: Target, args: argparse.Namespace, *words: str, stdin=None) -
     return result
 
 
+def _on_device(action: str, call):
+    """Run a DeviceRoot operation; its refusals become one clear message (``current`` is unchanged)."""
+    from firmware_bridge.bundle import BundleError
+    from firmware_bridge.device_root import DeviceRootError
+    from firmware_bridge.signing import TrustError
+    from tools.errors import UserError
+
+    try:
+        return call()
+    except (BundleError, DeviceRootError, TrustError) as exc:
+        raise UserError(f"{action} refused; current unchanged\n{exc}") from exc
+
+
 def run_install(args: argparse.Namespace) -> int:
     from firmware_bridge.bundle import BundleError, read_manifest
-    from firmware_bridge.device_root import DeviceRoot, DeviceRootError
-    from firmware_bridge.signing import TrustError
+    from firmware_bridge.device_root import DeviceRoot
     from tools.errors import UserError
 
     target = Target.parse(args.target)
@@ -87,10 +99,7 @@ def run_install(args: argparse.Namespace) -> int:
     except BundleError as exc:
         raise UserError(str(exc)) from exc
     if target.host is None:
-        try:
-            version, signed_by = DeviceRoot(Path(target.path)).install_local(args.bundle)
-        except (BundleError, DeviceRootError, TrustError) as exc:
-            raise UserError(f"install refused; current unchanged\n{exc}") from exc
+        version, signed_by = _on_device("install", lambda: DeviceRoot(Path(target.path)).install_local(args.bundle))
         print(f"installed {version} ({signed_by}); current -> {version}")
         return 0
     staging = f".staging-{uuid.uuid4().hex[:12]}"
@@ -105,34 +114,22 @@ def run_install(args: argparse.Namespace) -> int:
 
 
 def run_receive(args: argparse.Namespace) -> int:
-    from firmware_bridge.bundle import BundleError
-    from firmware_bridge.device_root import DeviceRoot, DeviceRootError
-    from firmware_bridge.signing import TrustError
-    from tools.errors import UserError
+    from firmware_bridge.device_root import DeviceRoot
 
     root = DeviceRoot(args.root)
-    try:
-        version, signed_by = root.receive(root.bundles / args.staged)
-    except (BundleError, DeviceRootError, TrustError) as exc:
-        raise UserError(f"install refused; current unchanged\n{exc}") from exc
+    version, signed_by = _on_device("install", lambda: root.receive(root.bundles / args.staged))
     print(f"installed {version} ({signed_by}); current -> {version}")
     return 0
 
 
 def run_rollback(args: argparse.Namespace) -> int:
-    from firmware_bridge.bundle import BundleError
-    from firmware_bridge.device_root import DeviceRoot, DeviceRootError
-    from firmware_bridge.signing import TrustError
-    from tools.errors import UserError
+    from firmware_bridge.device_root import DeviceRoot
 
     target = Target.parse(args.target)
     if target.host is not None:
         _remote(target, args, "device", "rollback", "--target", target.path)
         return 0
-    try:
-        version, signed_by = DeviceRoot(Path(target.path)).rollback()
-    except (BundleError, DeviceRootError, TrustError) as exc:
-        raise UserError(f"rollback refused; current unchanged\n{exc}") from exc
+    version, signed_by = _on_device("rollback", lambda: DeviceRoot(Path(target.path)).rollback())
     print(f"rolled back: current -> {version} ({signed_by})")
     return 0
 
