@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 import torch
@@ -25,7 +26,7 @@ from firmware_bridge.config import DeviceConfig, SubjectConfig, load_config
 from firmware_bridge.config.paths import SHARED_DATA_DIR, default_config
 from firmware_bridge.features import FeatureSpec, sliding_windows
 from firmware_bridge.shaping import ShaperState, ShapingParams, shape_step
-from firmware_bridge.trial.gait import phase_profile, strides
+from firmware_bridge.trial.gait import phase_profile, stride_config, strides
 
 MOUNTING_SWEEP_DEG = (0.0, 5.0, 10.0, 20.0)
 NOISE_SWEEP_SCALE = (0.0, 1.0, 2.0, 4.0)
@@ -40,23 +41,21 @@ def student_commands(model: torch.nn.Module, spec: FeatureSpec, imu: np.ndarray)
         return model(torch.from_numpy(windows)).numpy()
 
 
+@functools.cache
+def _shaping(rate_hz: float) -> ShapingParams:
+    device = load_config(default_config("device", "hip_exo"), DeviceConfig)
+    return ShapingParams.from_config(device, load_config(default_config("subject"), SubjectConfig), rate_hz)
+
+
 def shaped_torque(commands: np.ndarray, rate_hz: float) -> np.ndarray:
     """(T, 2) normalised commands → (T, 2) N·m through the device's shaping chain (soft start included)."""
-    device = load_config(default_config("device", "hip_exo"), DeviceConfig)
-    subject = load_config(default_config("subject"), SubjectConfig)
-    params = ShapingParams.from_config(device, subject, rate_hz)
+    params = _shaping(rate_hz)
     state = ShaperState.initial(params)
     out = np.empty((len(commands), 2))
     for k, (right, left) in enumerate(commands):
         shaped = shape_step(params, state, float(right), float(left))
         out[k] = shaped.right_nm, shaped.left_nm
     return out
-
-
-def _stride_config():
-    from hil.trace import stride_config
-
-    return stride_config()
 
 
 def compare(episode: Episode, student: np.ndarray, teacher: np.ndarray, rate_hz: float) -> dict:
@@ -75,7 +74,7 @@ def compare(episode: Episode, student: np.ndarray, teacher: np.ndarray, rate_hz:
         )
         if gyro is None:
             continue
-        cycles = strides(times, gyro, _stride_config())
+        cycles = strides(times, gyro, stride_config())
         ps, pt = phase_profile(times[start:], s[:, side], cycles), phase_profile(times[start:], t[:, side], cycles)
         if ps.strides and pt.strides:
             gap = abs(ps.peak_positive[1] - pt.peak_positive[1])
@@ -171,7 +170,7 @@ def _recordings(model, spec: FeatureSpec) -> list[dict]:
         imu = source.data  # (T, pelvis/thigh_r/thigh_l, 6), the device's IMU order
         torque = shaped_torque(student_commands(model, spec, imu), spec.rate_hz)
         times = np.arange(len(imu))[spec.window - 1 :] / spec.rate_hz
-        cycles = strides(np.arange(len(imu)) / spec.rate_hz, imu[:, 1, 2], _stride_config())
+        cycles = strides(np.arange(len(imu)) / spec.rate_hz, imu[:, 1, 2], stride_config())
         stride_hz = 1.0 / np.mean([b - a for a, b in cycles]) if cycles else float("nan")
         spectrum = np.abs(np.fft.rfft(torque[:, 0] - torque[:, 0].mean()))
         freqs = np.fft.rfftfreq(len(torque), 1.0 / spec.rate_hz)

@@ -19,8 +19,8 @@ from firmware_bridge.protocol.messages import ImuReading
 from firmware_bridge.runtime.controller import OnnxStudent
 from firmware_bridge.shaping import ShaperState, ShapingParams, shape_step
 from firmware_bridge.signing import Trust
-from firmware_bridge.trial.gait import agreement
-from hil.trace import TorqueTrace, stride_config
+from firmware_bridge.trial.gait import agreement, stride_config
+from hil.trace import TorqueTrace
 from hil.walker_source import SimulatedWalkerSource, WalkerRecord
 
 

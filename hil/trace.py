@@ -16,15 +16,10 @@ from firmware_bridge.baseline import BaselineConfig
 from firmware_bridge.config import DeviceConfig, load_config
 from firmware_bridge.config.paths import default_config
 from firmware_bridge.config.schema import build
-from firmware_bridge.trial.gait import GaitProfile, phase_profile, strides
+from firmware_bridge.trial.gait import GaitProfile, phase_profile, stride_config, strides
 from firmware_bridge.trial.reader import TrialLog
 
 SIDES = ("right", "left")
-
-
-def stride_config() -> BaselineConfig:
-    """Stride detection thresholds: the baseline controller's (configs/controller/baseline.yaml)."""
-    return load_config(default_config("controller", "baseline"), BaselineConfig)
 
 
 @dataclass

@@ -12,8 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from firmware_bridge.config.paths import REPO_ROOT
-from firmware_bridge.trial.gait import agreement, phase_profile, strides
-from hil.trace import stride_config
+from firmware_bridge.trial.gait import agreement, phase_profile, stride_config, strides
 from hil.walker_source import SimulatedWalkerSource
 
 

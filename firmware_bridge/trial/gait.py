@@ -12,9 +12,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from firmware_bridge.baseline import BaselineConfig, PhaseEstimator
+from firmware_bridge.config import load_config
+from firmware_bridge.config.paths import default_config
 
 POINTS = 101
 """Samples of a gait-cycle profile: 0, 1, …, 100 % of the cycle."""
+
+
+def stride_config() -> BaselineConfig:
+    """Stride detection thresholds: the baseline controller's (configs/controller/baseline.yaml)."""
+    return load_config(default_config("controller", "baseline"), BaselineConfig)
 
 
 @dataclass(frozen=True)
