@@ -32,6 +32,7 @@ class StudentConfig:
     hidden: int = spec(32, gt=0)
     window: int = spec(64, gt=0, doc="periods at the device rate")
     channels: list[str] = spec(THIGH_CHANNELS)
+    mirror: bool = spec(False, doc="one leg's network serves both legs, the left leg's IMUs reflected (distill.models)")
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,20 @@
 
 The causal temporal convolutional network is the default: dilated 1-D convolutions that only look back,
 so the output at the newest sample depends on the window alone, in the layout the device builds.
+With ``mirror``, one leg's network serves both legs (:class:`MirroredStudent`).
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+from distill.config import StudentConfig
+from firmware_bridge.features import FeatureSpec
+
+MIRROR_SIGNS = {"gyro_x": -1.0, "gyro_y": -1.0, "gyro_z": 1.0, "accel_x": 1.0, "accel_y": 1.0, "accel_z": -1.0}
+"""Reflection across the sagittal plane in segment frames with z lateral (docs/conventions.md): a vector's z
+flips; an angular velocity, a pseudo-vector, keeps z and flips x and y. Hip flexion stays positive."""
 
 
 class CausalConvBlock(nn.Module):
@@ -27,11 +35,18 @@ class CausalConvBlock(nn.Module):
 
 
 class CausalTCN(nn.Module):
-    def __init__(self, in_channels: int, hidden: int = 64, kernel: int = 3, dilations: tuple[int, ...] = (1, 2, 4, 8)):
+    def __init__(
+        self,
+        in_channels: int,
+        hidden: int = 64,
+        kernel: int = 3,
+        dilations: tuple[int, ...] = (1, 2, 4, 8),
+        outputs: int = 2,
+    ):
         super().__init__()
         self.inp = nn.Conv1d(in_channels, hidden, 1)
         self.blocks = nn.Sequential(*(CausalConvBlock(hidden, kernel, d) for d in dilations))
-        self.head = nn.Linear(hidden, 2)
+        self.head = nn.Linear(hidden, outputs)
         self.receptive_field = 1 + 2 * (kernel - 1) * sum(dilations)
 
     def forward(self, window: torch.Tensor) -> torch.Tensor:
@@ -46,10 +61,10 @@ def parameter_count(model: nn.Module) -> int:
 class GRUStudent(nn.Module):
     """Comparison model: a GRU over the window; the output at the newest step."""
 
-    def __init__(self, in_channels: int, hidden: int = 64):
+    def __init__(self, in_channels: int, hidden: int = 64, outputs: int = 2):
         super().__init__()
         self.gru = nn.GRU(in_channels, hidden, batch_first=True)
-        self.head = nn.Linear(hidden, 2)
+        self.head = nn.Linear(hidden, outputs)
 
     def forward(self, window: torch.Tensor) -> torch.Tensor:
         out, _ = self.gru(window)
@@ -59,7 +74,7 @@ class GRUStudent(nn.Module):
 class MLPStudent(nn.Module):
     """Comparison model: the flattened window through two hidden layers."""
 
-    def __init__(self, in_channels: int, window: int, hidden: int = 64):
+    def __init__(self, in_channels: int, window: int, hidden: int = 64, outputs: int = 2):
         super().__init__()
         self.net = nn.Sequential(
             nn.Flatten(),
@@ -67,16 +82,72 @@ class MLPStudent(nn.Module):
             nn.ReLU(),
             nn.Linear(hidden, hidden),
             nn.ReLU(),
-            nn.Linear(hidden, 2),
+            nn.Linear(hidden, outputs),
         )
 
     def forward(self, window: torch.Tensor) -> torch.Tensor:
         return self.net(window)
 
 
-def build_student(architecture: str, in_channels: int, window: int, hidden: int) -> nn.Module:
-    if architecture == "tcn":
-        return CausalTCN(in_channels, hidden)
-    if architecture == "gru":
-        return GRUStudent(in_channels, hidden)
-    return MLPStudent(in_channels, window, hidden)
+class MirroredStudent(nn.Module):
+    """One leg's network for both legs: the left leg's window is reflected into a right leg's.
+
+    Inputs are normalised with per-channel statistics, so the reflection is an affine map per channel:
+    ``right_like = (sign · (x · std_l + mean_l) − mean_r) / std_r``. Both legs run as one batch of two; the
+    output keeps the device's (right, left) layout, so the bundle and the runtime are unchanged.
+    """
+
+    def __init__(self, leg: nn.Module, spec: FeatureSpec):
+        super().__init__()
+        right, left, sign = mirrored_channels(spec.channels)
+        mean, std = torch.tensor(spec.mean), torch.tensor(spec.std)
+        self.leg = leg
+        self.register_buffer("right_index", torch.tensor(right))
+        self.register_buffer("left_index", torch.tensor(left))
+        self.register_buffer("scale", torch.tensor(sign) * std[left] / std[right])
+        self.register_buffer("offset", (torch.tensor(sign) * mean[left] - mean[right]) / std[right])
+
+    def forward(self, window: torch.Tensor) -> torch.Tensor:
+        right = window[:, :, self.right_index]
+        left = window[:, :, self.left_index] * self.scale + self.offset
+        both = self.leg(torch.cat([right, left], dim=0))
+        return torch.cat([both[: window.shape[0]], both[window.shape[0] :]], dim=1)
+
+
+def mirrored_channels(channels: tuple[str, ...]) -> tuple[list[int], list[int], list[float]]:
+    """For each channel a right leg's network reads: its index, the index of its left-leg twin, the sign.
+
+    A right leg reads ``thigh_r`` and ``pelvis`` channels; its left twin is the same ``thigh_l`` channel
+    and the reflected pelvis channel.
+    """
+    right, left, sign = [], [], []
+    for index, channel in enumerate(channels):
+        imu, quantity = channel.split(".")
+        if imu == "thigh_l":
+            continue
+        twin = f"thigh_l.{quantity}" if imu == "thigh_r" else channel
+        if twin not in channels:
+            raise ValueError(f"mirror: channel {channel} has no left-leg twin {twin} among {list(channels)}")
+        right.append(index)
+        left.append(channels.index(twin))
+        sign.append(MIRROR_SIGNS[quantity])
+    missing = [c for c in channels if c.startswith("thigh_l.") and c.replace("thigh_l.", "thigh_r.") not in channels]
+    if missing:
+        raise ValueError(f"mirror: left channels {missing} have no right-leg twin")
+    return right, left, sign
+
+
+def build_student(config: StudentConfig, spec: FeatureSpec) -> nn.Module:
+    """The configured network over ``spec``'s channels; with ``config.mirror``, one leg's net for both."""
+    if not config.mirror:
+        return _network(config, len(spec.channels), spec.window, outputs=2)
+    right, _, _ = mirrored_channels(spec.channels)
+    return MirroredStudent(_network(config, len(right), spec.window, outputs=1), spec)
+
+
+def _network(config: StudentConfig, in_channels: int, window: int, outputs: int) -> nn.Module:
+    if config.architecture == "tcn":
+        return CausalTCN(in_channels, config.hidden, outputs=outputs)
+    if config.architecture == "gru":
+        return GRUStudent(in_channels, config.hidden, outputs=outputs)
+    return MLPStudent(in_channels, window, config.hidden, outputs=outputs)

@@ -125,7 +125,7 @@ def train_stage(config: DistillConfig, progress: bool = True) -> dict:
     meta = {"teacher": config.teacher, "teacher_sha256": teacher.hash, "teacher_steps": teacher.total_steps}
     episodes = load_dataset(out / "data" / "round_0.npz")
     spec = feature_spec(config, episodes, teacher.sim_config.device_rate_hz)
-    model = build_student(config.student.architecture, len(spec.channels), spec.window, config.student.hidden)
+    model = build_student(config.student, spec)
     history = []
     for round_ in range(config.dagger_iterations + 1):
         saved = out / f"student_round_{round_}.pt"
@@ -160,7 +160,7 @@ def load_trained(config: DistillConfig) -> dict:
     summary = json.loads((out / "training.json").read_text())
     s = summary["spec"]
     spec = FeatureSpec(tuple(s["channels"]), s["window"], s["rate_hz"], tuple(s["mean"]), tuple(s["std"]))
-    model = build_student(config.student.architecture, len(spec.channels), spec.window, config.student.hidden)
+    model = build_student(config.student, spec)
     model.load_state_dict(torch.load(out / "student.pt"))
     return {"model": model, "spec": spec, "summary": summary, "out": out}
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from firmware_bridge.config import register_kind
 from firmware_bridge.config.schema import spec
 
@@ -49,19 +51,52 @@ class RootSupportConfig:
 
 
 @dataclass(frozen=True)
-class TrackingPriorConfig:
-    """A muscle-space tracking controller under the policy: it makes exploration start from stepping.
+class JointGains:
+    """One gain per joint kind, the same on both legs."""
 
-    Each control step, a PD law on the reference joint angles (looked ``lookahead_s`` ahead) asks for joint
-    torques; bounded least squares over the muscles' torque per unit activation, with ``regularisation``
-    on the excitations, turns them into excitations. The policy then adds a residual of at most
-    ``residual_scale`` per muscle. Measured on the supported walker at 1.25 m/s, zero residual: joint
-    tracking 0.69 (kp 1000, kd 60) against 0.17 for an untrained policy without it.
+    hip: float = spec(ge=0.0)
+    knee: float = spec(ge=0.0)
+    ankle: float = spec(ge=0.0)
+
+    def per_joint(self) -> np.ndarray:
+        """The gains in the order of the six leg joints (right hip, knee, ankle, then left)."""
+        return np.tile([self.hip, self.knee, self.ankle], 2)
+
+
+@dataclass(frozen=True)
+class BalanceConfig:
+    """SIMBICON-style balance (Yin et al. 2007) inside the tracking prior.
+
+    A joint-space tracker cannot balance: it keeps the hips at their reference angles relative to a
+    pelvis that is free to pitch, and a stance hip driven by the clock pitches the pelvis whenever the
+    foot lands early. Here the stance hip instead holds the pelvis upright (PD on pelvis tilt, minus
+    what the swing hip applies), the swing hip tracks its reference in the world frame, and the swing
+    target moves with the centre of mass (foot placement). Stance is weighted by measured foot load.
     """
 
     enabled: bool = spec(False)
-    kp_nm_per_rad: float = spec(1000.0, ge=0.0)
-    kd_nm_s_per_rad: float = spec(60.0, ge=0.0)
+    trunk_kp_nm_per_rad: float = spec(0.0, ge=0.0)
+    trunk_kd_nm_s_per_rad: float = spec(0.0, ge=0.0)
+    swing_world_frame: float = spec(0.0, ge=0.0, le=1.0, doc="share of the pelvis tilt the swing hip target undoes")
+    placement_position_rad_per_m: float = spec(0.0, doc="swing hip target per m of CoM ahead of the stance foot")
+    placement_velocity_rad_s_per_m: float = spec(0.0, doc="swing hip target per m/s of CoM speed above target")
+    stance_load_min: float = spec(0.05, gt=0.0, doc="total foot load (× body weight) below which no leg is in stance")
+
+
+@dataclass(frozen=True)
+class TrackingPriorConfig:
+    """A muscle-space tracking controller under the policy: it makes exploration start from stepping.
+
+    Each control step, a PD law on the reference joint angles (looked ``lookahead_s`` ahead), with
+    ``balance`` where enabled, asks for joint torques; bounded least squares over the muscles' torque per
+    unit activation, with ``regularisation`` on the excitations, turns them into excitations. The policy
+    then adds a residual of at most ``residual_scale`` per muscle.
+    """
+
+    enabled: bool = spec(False)
+    kp_nm_per_rad: JointGains = spec(JointGains(1000.0, 1000.0, 1000.0))
+    kd_nm_s_per_rad: JointGains = spec(JointGains(60.0, 60.0, 60.0))
+    balance: BalanceConfig = spec(BalanceConfig())
     regularisation: float = spec(100.0, gt=0.0, doc="weight of the squared excitations against torque error (N·m)²")
     lookahead_s: float = spec(0.04, ge=0.0)
     residual_scale: float = spec(0.5, gt=0.0, le=1.0)

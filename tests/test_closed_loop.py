@@ -31,7 +31,7 @@ def test_strides_from_a_periodic_thigh_gyro_have_its_period(stride_s, offset):
 def _hip_angles(smoke_run, device_config, subject_config, torque: float) -> np.ndarray:
     source = SimulatedWalkerSource(smoke_run, device_config, subject_config, 100.0, 1.0, root_support_fraction=1.0)
     angles = []
-    for k in range(10):
+    for k in range(20):  # 0.2 s: the prior's balance resists, the walker still yields
         source.apply_torque(torque, -torque)
         source.sample(k)
         angles.append(source.env.backend.body_state().joint_angles[[1, 4]])
@@ -43,7 +43,7 @@ def test_the_walker_moves_under_the_torque_the_device_applies(smoke_run, device_
     free = _hip_angles(smoke_run, device_config, subject_config, 0.0)
     pushed = _hip_angles(smoke_run, device_config, subject_config, 30.0)
     assert pushed[-1, 0] - free[-1, 0] > 0.02  # right hip flexed further
-    assert pushed[-1, 1] - free[-1, 1] < -0.02  # left hip extended further
+    assert pushed[-1, 1] - free[-1, 1] < -0.01  # left hip extended further (in stance: balance takes part of it)
 
 
 def test_demo_runs_end_to_end(tmp_path):

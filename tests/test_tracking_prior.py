@@ -11,9 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from firmware_bridge.config import load_config
-from teacher.config import SimConfig, TrackingPriorConfig
+from teacher.config import BalanceConfig, JointGains, SimConfig, TrackingPriorConfig
 from teacher.env import HipExoWalkerEnv
-from teacher.env.tracking_prior import desired_torques, excitations_for
+from teacher.env.tracking_prior import desired_torques, excitations_for, pd_torques, stance_weights
+from teacher.sim.backend import BodyState
 
 
 @settings(max_examples=50, deadline=None)
@@ -37,27 +38,84 @@ def test_regularisation_trades_torque_for_smaller_excitations():
 
 
 def test_pd_law_pulls_toward_the_reference():
-    config = TrackingPriorConfig(kp_nm_per_rad=100.0, kd_nm_s_per_rad=10.0)
-    torque = desired_torques(config, np.array([0.1]), np.array([1.0]), np.array([0.3]), np.array([0.0]))
-    assert torque == pytest.approx([100.0 * 0.2 - 10.0 * 1.0])
+    config = TrackingPriorConfig(kp_nm_per_rad=JointGains(100.0, 0.0, 0.0), kd_nm_s_per_rad=JointGains(10.0, 0.0, 0.0))
+    torque = pd_torques(config, np.full(6, 0.1), np.full(6, 1.0), np.full(6, 0.3), np.zeros(6))
+    assert torque == pytest.approx([100.0 * 0.2 - 10.0 * 1.0, 0.0, 0.0] * 2)
 
 
-def _mean_tracking(config: SimConfig, steps: int = 100) -> float:
+def _body(tilt: float = 0.0, tilt_rate: float = 0.0, loads=(1.0, 0.0, 0.0, 0.0), com_x: float = 0.0) -> BodyState:
+    return BodyState(
+        time_s=0.0,
+        joint_angles=np.r_[tilt, np.zeros(6)],
+        joint_velocities=np.r_[tilt_rate, np.zeros(6)],
+        root_position=np.array([0.0, 0.9]),
+        root_velocity=np.zeros(2),
+        com_position=np.array([com_x, 0.9]),
+        com_velocity=np.array([1.25, 0.0]),
+        foot_positions=np.array([[0.0, -0.9], [-0.3, -0.9]]),
+        foot_velocities=np.zeros((2, 2)),
+        contact_forces=np.array(loads, dtype=float),
+        hip_moments_nm=np.zeros(2),
+    )
+
+
+BALANCED = TrackingPriorConfig(
+    kp_nm_per_rad=JointGains(500.0, 300.0, 300.0),
+    kd_nm_s_per_rad=JointGains(30.0, 10.0, 5.0),
+    balance=BalanceConfig(
+        enabled=True,
+        trunk_kp_nm_per_rad=400.0,
+        trunk_kd_nm_s_per_rad=100.0,
+        swing_world_frame=1.0,
+        placement_position_rad_per_m=0.5,
+    ),
+)
+
+
+def _torques(config: TrackingPriorConfig, body: BodyState) -> np.ndarray:
+    return desired_torques(config, body, np.zeros(6), np.zeros(6), 1.25, body_weight_n=1.0)
+
+
+def test_stance_hip_extends_to_lift_a_pelvis_pitched_forward():
+    upright, pitched = _torques(BALANCED, _body()), _torques(BALANCED, _body(tilt=-0.2))
+    # right leg in stance: extension (negative) torque rotates the pelvis back; its change is kp × tilt
+    assert pitched[0] - upright[0] == pytest.approx(400.0 * -0.2 + 500.0 * -0.2)  # trunk term + swing hip's world term
+    assert pitched[0] < upright[0]
+    # without balance, the clock-driven stance hip ignores the pitch
+    plain = TrackingPriorConfig(kp_nm_per_rad=BALANCED.kp_nm_per_rad, kd_nm_s_per_rad=BALANCED.kd_nm_s_per_rad)
+    assert _torques(plain, _body(tilt=-0.2))[0] == _torques(plain, _body())[0]
+
+
+def test_swing_hip_tracks_in_the_world_frame_and_steps_toward_a_falling_centre_of_mass():
+    # left leg in swing: with the pelvis pitched forward by 0.2 rad, its hip target flexes by 0.2 more
+    pitched = _torques(BALANCED, _body(tilt=-0.2))
+    assert pitched[3] == pytest.approx(500.0 * 0.2)
+    # CoM 0.1 m ahead of the stance (right) foot: the swing foot reaches further forward
+    ahead = _torques(BALANCED, _body(com_x=0.1))
+    assert ahead[3] == pytest.approx(500.0 * 0.5 * 0.1)
+
+
+def test_stance_weights_follow_the_load_and_vanish_in_flight():
+    balance = BalanceConfig(enabled=True)
+    np.testing.assert_allclose(stance_weights(balance, np.array([0.3, 0.1, 0.6, 0.0])), [0.4, 0.6])
+    np.testing.assert_allclose(stance_weights(balance, np.array([0.01, 0.0, 0.01, 0.0])), [0.0, 0.0])
+
+
+def _survival(config: SimConfig, speed: float, phase: float, steps: int) -> int:
     env = HipExoWalkerEnv(config)
-    env.reset(seed=0, options={"speed_m_s": 1.25, "phase": 0.0})
-    action = np.zeros(env.action_space.shape, dtype=np.float32)
-    if not config.tracking_prior.enabled:
-        action[:-2] = 0.05  # a quiet, untrained walker
-    tracking = []
-    for _ in range(steps):
-        *_, info = env.step(action)
-        tracking.append(info["joint_tracking"])
-    return float(np.mean(tracking))
+    env.reset(seed=0, options={"speed_m_s": speed, "phase": phase})
+    for step in range(1, steps + 1):
+        _, _, terminated, _, _ = env.step(np.zeros(env.action_space.shape, dtype=np.float32))
+        if terminated:
+            return step
+    return steps
 
 
-def test_supported_walker_tracks_the_reference_on_the_prior_alone():
-    supported = load_config("configs/sim/supported.yaml", SimConfig)
-    assert supported.tracking_prior.enabled
-    with_prior = _mean_tracking(supported)
-    without = _mean_tracking(dataclasses.replace(supported, tracking_prior=TrackingPriorConfig(enabled=False)))
-    assert with_prior > 0.5 > without
+def test_balanced_prior_walks_unsupported_where_plain_tracking_falls():
+    walker = load_config("configs/sim/default.yaml", SimConfig)
+    assert walker.root_support.fraction == 0.0 and walker.tracking_prior.balance.enabled
+    plain = dataclasses.replace(
+        walker, tracking_prior=dataclasses.replace(walker.tracking_prior, balance=BalanceConfig(enabled=False))
+    )
+    assert _survival(walker, 1.0, 0.0, 250) == 250  # 5 s unsupported on the prior alone
+    assert _survival(plain, 1.0, 0.0, 250) < 150  # the same gains without balance fall within 3 s (measured 2.2 s)

@@ -100,10 +100,11 @@ def test_sim_check_command_prints_the_model_summary(capsys):
 def test_root_support_holds_a_passive_walker_up_and_goes_away_on_reset(device_config, subject_config):
     from dataclasses import replace
 
-    from teacher.config import RootSupportConfig, SimConfig
+    from teacher.config import RootSupportConfig, SimConfig, TrackingPriorConfig
     from teacher.env import HipExoWalkerEnv
 
-    base = load_config(default_config("sim"), SimConfig)
+    base = replace(load_config(default_config("sim"), SimConfig), tracking_prior=TrackingPriorConfig(enabled=False))
+
     supported = replace(base, root_support=RootSupportConfig(fraction=1.0))
     outcomes = {}
     for name, config in (("free", base), ("supported", supported)):

@@ -1,7 +1,7 @@
 """The muscle-space tracking prior (``SimConfig.tracking_prior``): PD joint torques → excitations.
 
 A pure function of the state, so the policy only has to learn a residual on top of a controller that
-already steps along the reference gait.
+already steps along the reference gait (and, with ``balance``, keeps the pelvis upright).
 """
 
 from __future__ import annotations
@@ -9,10 +9,35 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import lsq_linear
 
-from teacher.config import TrackingPriorConfig
+from teacher.config import BalanceConfig, TrackingPriorConfig
+from teacher.sim.backend import BodyState
+
+HIPS = np.array([0, 3])
+"""Index of each hip (right, left) among the six leg joints."""
 
 
 def desired_torques(
+    config: TrackingPriorConfig,
+    body: BodyState,
+    reference_angles: np.ndarray,
+    reference_velocities: np.ndarray,
+    speed_m_s: float,
+    body_weight_n: float,
+) -> np.ndarray:
+    """Joint torques (N·m, six leg joints) toward the reference, balanced where ``config.balance`` says."""
+    angles, velocities = body.joint_angles[1:], body.joint_velocities[1:]
+    balance = config.balance
+    target = np.array(reference_angles, dtype=np.float64)
+    if balance.enabled:
+        stance = stance_weights(balance, body.contact_forces / body_weight_n)
+        target[HIPS] += (1.0 - stance) * swing_hip_offset(balance, body, speed_m_s)
+    torques = pd_torques(config, angles, velocities, target, reference_velocities)
+    if balance.enabled:
+        torques[HIPS] = balanced_hip_torques(balance, body, torques[HIPS], stance)
+    return torques
+
+
+def pd_torques(
     config: TrackingPriorConfig,
     angles: np.ndarray,
     velocities: np.ndarray,
@@ -20,9 +45,49 @@ def desired_torques(
     reference_velocities: np.ndarray,
 ) -> np.ndarray:
     """PD law per joint toward the reference, in N·m."""
-    return config.kp_nm_per_rad * (reference_angles - angles) + config.kd_nm_s_per_rad * (
+    return config.kp_nm_per_rad.per_joint() * (reference_angles - angles) + config.kd_nm_s_per_rad.per_joint() * (
         reference_velocities - velocities
     )
+
+
+def stance_weights(balance: BalanceConfig, foot_loads: np.ndarray) -> np.ndarray:
+    """Share of the body's load on each leg (right, left); zero for both in flight.
+
+    ``foot_loads`` is heel and toes per side (right heel, right toes, left heel, left toes) × body weight.
+    """
+    per_leg = foot_loads.reshape(2, 2).sum(axis=1)
+    total = per_leg.sum()
+    return per_leg / total if total >= balance.stance_load_min else np.zeros(2)
+
+
+def swing_hip_offset(balance: BalanceConfig, body: BodyState, speed_m_s: float) -> np.ndarray:
+    """Change of each hip's target were it the swing leg: undo pelvis tilt, place the foot for balance.
+
+    The placement term looks at the centre of mass relative to the *other* (stance) foot.
+    """
+    tilt = body.joint_angles[0]
+    com_ahead_of_foot = body.com_position[0] - (body.root_position[0] + body.foot_positions[:, 0])
+    speed_error = body.com_velocity[0] - speed_m_s
+    return (
+        -balance.swing_world_frame * tilt
+        + balance.placement_position_rad_per_m * com_ahead_of_foot[::-1]
+        + balance.placement_velocity_rad_s_per_m * speed_error
+    )
+
+
+def balanced_hip_torques(
+    balance: BalanceConfig, body: BodyState, tracking: np.ndarray, stance: np.ndarray
+) -> np.ndarray:
+    """Hip torques where each stance hip holds the pelvis upright against what the other hip applies.
+
+    A hip torque acts on the pelvis with the opposite sign, so the pelvis gets ``trunk`` when the stance
+    hip applies ``-trunk - other hip``; blended with tracking by each leg's stance weight.
+    """
+    tilt, tilt_rate = body.joint_angles[0], body.joint_velocities[0]
+    trunk = -balance.trunk_kp_nm_per_rad * tilt - balance.trunk_kd_nm_s_per_rad * tilt_rate
+    swing_share = (1.0 - stance) * tracking
+    holding = -trunk - swing_share[::-1]
+    return (1.0 - stance) * tracking + stance * holding
 
 
 def excitations_for(config: TrackingPriorConfig, torque_map: np.ndarray, torques: np.ndarray) -> np.ndarray:

@@ -70,6 +70,7 @@ class HipExoWalkerEnv(gym.Env):
             body_mass_kg=backend.body_mass_kg,
         )
         self._f_max = f_max
+        self._body_weight_n = backend.body_mass_kg * 9.81
         self.max_excitation = self._excitation_limits(self.config)
         n = len(names)
         low, high = action_bounds(n, self.config.tracking_prior.enabled)
@@ -208,10 +209,11 @@ class HipExoWalkerEnv(gym.Env):
         )
         torques = tracking_prior.desired_torques(
             prior,
-            body.joint_angles[1:],
-            body.joint_velocities[1:],
+            body,
             ref.angles_rad.reshape(-1),
             ref.velocities_rad_s.reshape(-1),
+            self.speed,
+            self._body_weight_n,
         )
         base = tracking_prior.excitations_for(prior, self.backend.muscle_torque_map(), torques)
         return np.clip(base + prior.residual_scale * muscle_action, 0.0, 1.0)
@@ -236,7 +238,6 @@ class HipExoWalkerEnv(gym.Env):
         self._start_root = self.backend.body_state().root_position.copy()
 
     def _observation(self, body, muscles) -> np.ndarray:
-        weight = self.backend.body_mass_kg * 9.81
         stride = self.reference.stride_time_s(self.speed)
         ahead, _, _ = self.reference.sample_phases(self.speed, self.phase + self._lookahead_s / stride)
         future = ahead.reshape(len(self._lookahead_s), -1) - body.joint_angles[1:]
@@ -247,7 +248,7 @@ class HipExoWalkerEnv(gym.Env):
                 muscles.fiber_length_norm,
                 muscles.fiber_velocity_lopt / 10.0,
                 muscles.active_force_n / self._f_max,
-                body.contact_forces / weight,
+                body.contact_forces / self._body_weight_n,
                 body.joint_angles,
                 body.joint_velocities / 10.0,
                 [body.root_position[1]],

@@ -28,6 +28,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--out", type=Path, default=None, help="report folder (default RUN_DIR/eval)")
     ev.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
     ev.set_defaults(func=run_eval)
+    tune = sub.add_parser(
+        "tune-prior", help="cross-entropy search of the tracking prior's gains for unsupported walking (zero residual)"
+    )
+    tune.add_argument("--sim", type=Path, default=default_config("sim"), help="sim config whose gains start the search")
+    tune.add_argument("--generations", type=int, default=15)
+    tune.add_argument("--population", type=int, default=24)
+    tune.add_argument("--steps", type=int, default=250, help="control steps per episode (50 per second)")
+    tune.add_argument("--speeds", type=float, nargs="+", default=[0.8, 1.0, 1.25, 1.5])
+    tune.add_argument("--phases", type=float, nargs="+", default=[0.0, 0.5], help="gait phases to start from")
+    tune.add_argument("--spread", type=float, default=0.3, help="initial spread, as a share of each gain's range")
+    tune.add_argument("--seed", type=int, default=0)
+    tune.add_argument("--workers", type=int, default=2)
+    tune.add_argument("--out", type=Path, default=Path("runs/prior-search"), help="writes search.csv and best.yaml")
+    tune.add_argument("--no-progress", action="store_true")
+    tune.add_argument(
+        "--evaluate-only", action="store_true", help="no search: walk the sim config's own gains and print survival"
+    )
+    tune.set_defaults(func=run_tune_prior)
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -88,4 +106,66 @@ def run_eval(args: argparse.Namespace) -> int:
     for target, measured, met in targets(results):
         print(f"{'met ' if met else 'MISS'}  {target}: {measured}")
     print(f"report: {report}")
+    return 0
+
+
+def run_tune_prior(args: argparse.Namespace) -> int:
+    import csv
+
+    import numpy as np
+    from tqdm import tqdm
+
+    from firmware_bridge.config import load_config
+    from teacher.config import SimConfig
+    from teacher.prior_search import GAINS, balance_yaml, search, walk
+
+    sim = load_config(args.sim, SimConfig)
+    episodes = [(speed, phase) for speed in args.speeds for phase in args.phases]
+    if args.evaluate_only:
+        survived, tracking = walk(sim, episodes, args.steps)
+        for (speed, phase), steps, score in zip(episodes, survived, tracking, strict=True):
+            print(f"speed {speed:.2f} m/s  phase {phase:.2f}: {steps}/{args.steps} steps, joint tracking {score:.2f}")
+        full = sum(s == args.steps for s in survived)
+        seconds = np.mean(survived) / sim.control_rate_hz
+        print(f"prior alone: {full}/{len(episodes)} episodes survive {args.steps} steps; mean survival {seconds:.1f} s")
+        return 0
+    args.out.mkdir(parents=True, exist_ok=True)
+    bar = tqdm(total=args.generations, desc="prior search", unit="generation", disable=args.no_progress)
+    with (args.out / "search.csv").open("w", newline="") as f:
+        log = csv.writer(f)
+        log.writerow(["generation", "best_score", "mean_score", "best_steps", *[g.name for g in GAINS]])
+
+        def record(generation):
+            best = generation.best
+            log.writerow(
+                [
+                    generation.index,
+                    f"{best.score:.4f}",
+                    f"{generation.mean_score:.4f}",
+                    " ".join(map(str, best.steps)),
+                    *[f"{best.gains[g.name]:.4g}" for g in GAINS],
+                ]
+            )
+            f.flush()
+            bar.update(1)
+            bar.set_postfix(best=f"{best.score:.3f}", mean=f"{generation.mean_score:.3f}")
+
+        best = search(
+            sim,
+            episodes,
+            generations=args.generations,
+            population=args.population,
+            steps=args.steps,
+            spread=args.spread,
+            seed=args.seed,
+            workers=args.workers,
+            on_generation=record,
+        )
+    bar.close()
+    (args.out / "best.yaml").write_text(
+        f"# score {best.score:.4f}; steps survived of {args.steps}: {list(best.steps)}\n"
+        f"# episodes (speed m/s, phase): {episodes}\ntracking_prior:\n{balance_yaml(best.gains)}\n"
+    )
+    print(f"best score {best.score:.4f}; steps survived of {args.steps}: {list(best.steps)}")
+    print(f"gains: {args.out / 'best.yaml'}")
     return 0
