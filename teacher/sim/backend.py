@@ -17,6 +17,16 @@ from teacher.sim.metabolics import MuscleEnergyState
 
 JOINTS = ("pelvis_tilt", "hip_r", "knee_r", "ankle_r", "hip_l", "knee_l", "ankle_l")
 """Sagittal joint angles every backend reports, in this order (radians; knee flexion negative)."""
+COORDINATES = {
+    "pelvis_tilt": "pelvis_tilt",
+    "hip_r": "hip_flexion_r",
+    "knee_r": "knee_angle_r",
+    "ankle_r": "ankle_angle_r",
+    "hip_l": "hip_flexion_l",
+    "knee_l": "knee_angle_l",
+    "ankle_l": "ankle_angle_l",
+}
+"""Each of :data:`JOINTS` by its OpenSim coordinate name, which both models (MuJoCo's and SCONE's) keep."""
 
 
 @dataclass(frozen=True)

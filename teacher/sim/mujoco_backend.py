@@ -8,20 +8,11 @@ import mujoco
 import numpy as np
 
 from firmware_bridge.config import DeviceConfig, SubjectConfig
-from teacher.sim.backend import JOINTS, BodyState, SimBackend
+from teacher.sim.backend import COORDINATES, JOINTS, BodyState, SimBackend
 from teacher.sim.metabolics import MuscleEnergyState
 from teacher.sim.model import EXO_ACTUATOR_FULL_SCALE_NM, EXO_ACTUATORS, build_model
 from teacher.sim.muscle_curves import force_length, force_velocity
 
-MODEL_JOINTS = {
-    "pelvis_tilt": "pelvis_tilt",
-    "hip_r": "hip_flexion_r",
-    "knee_r": "knee_angle_r",
-    "ankle_r": "ankle_angle_r",
-    "hip_l": "hip_flexion_l",
-    "knee_l": "knee_angle_l",
-    "ankle_l": "ankle_angle_l",
-}
 FOOT_GEOMS = ("calcn_r_geom_1", "toes_r_geom_1", "calcn_l_geom_1", "toes_l_geom_1")
 FOOT_SEGMENTS = ("calcn_r", "toes_r", "calcn_l", "toes_l")
 """Heel and toes per side, in the order of ``BodyState.contact_forces``."""
@@ -52,7 +43,7 @@ class MujocoBackend(SimBackend):
         self._segment_of_body = np.full(m.nbody, -1)
         self._segment_of_body[[m.body(name).id for name in FOOT_SEGMENTS]] = np.arange(len(FOOT_SEGMENTS))
         self._contact_wrench = np.zeros(6)
-        joints = [m.joint(MODEL_JOINTS[j]) for j in JOINTS]
+        joints = [m.joint(COORDINATES[j]) for j in JOINTS]
         self._qadr = np.array([j.qposadr[0] for j in joints])
         self._dadr = np.array([j.dofadr[0] for j in joints])
         self._hip_dofs = self._dadr[[1, 4]]
@@ -174,11 +165,10 @@ class MujocoBackend(SimBackend):
         forces = np.zeros(len(FOOT_SEGMENTS))
         for i in range(d.ncon):
             contact = d.contact[i]
-            for geom in (contact.geom1, contact.geom2):
-                segment = self._segment_of_body[m.geom_bodyid[geom]]
-                if segment >= 0:
-                    mujoco.mj_contactForce(m, d, i, self._contact_wrench)
-                    forces[segment] += self._contact_wrench[0]
+            segments = [s for s in self._segment_of_body[m.geom_bodyid[[contact.geom1, contact.geom2]]] if s >= 0]
+            if segments:
+                mujoco.mj_contactForce(m, d, i, self._contact_wrench)
+                forces[segments] += self._contact_wrench[0]
         return forces
 
     def muscle_state(self) -> MuscleEnergyState:

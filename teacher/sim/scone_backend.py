@@ -31,19 +31,10 @@ from typing import Any
 import numpy as np
 
 from firmware_bridge.config import DeviceConfig, SubjectConfig
-from teacher.sim.backend import JOINTS, BodyState, SimBackend
+from teacher.sim.backend import COORDINATES, JOINTS, BodyState, SimBackend
 from teacher.sim.metabolics import MuscleEnergyState
 from teacher.sim.muscle_curves import force_length
 
-SCONE_DOFS = {
-    "pelvis_tilt": "pelvis_tilt",
-    "hip_r": "hip_flexion_r",
-    "knee_r": "knee_angle_r",
-    "ankle_r": "ankle_angle_r",
-    "hip_l": "hip_flexion_l",
-    "knee_l": "knee_angle_l",
-    "ankle_l": "ankle_angle_l",
-}
 ROOT_DOFS = ("pelvis_tx", "pelvis_ty", "pelvis_tilt")
 EXO_MOTORS = ("hip_motor_r", "hip_motor_l")
 IMU_BODIES = {"pelvis": "pelvis", "thigh_r": "femur_r", "thigh_l": "femur_l"}
@@ -139,10 +130,10 @@ class SconeBackend(SimBackend):
         m = self.model
         self._dofs = m.dofs()
         dof_names = [d.name() for d in self._dofs]
-        missing = [n for n in [*SCONE_DOFS.values(), *ROOT_DOFS] if n not in dof_names]
+        missing = [n for n in [*COORDINATES.values(), *ROOT_DOFS] if n not in dof_names]
         if missing:
             raise ValueError(f"SCONE model lacks DOFs {missing}; it has {dof_names}")
-        self._joint_idx = np.array([dof_names.index(SCONE_DOFS[j]) for j in JOINTS])
+        self._joint_idx = np.array([dof_names.index(COORDINATES[j]) for j in JOINTS])
         self._root_idx = np.array([dof_names.index(n) for n in ROOT_DOFS])
         actuators = [a.name() for a in m.actuators()]
         if any(name not in actuators for name in EXO_MOTORS):
