@@ -103,6 +103,35 @@ class TrackingPriorConfig:
 
 
 @dataclass(frozen=True)
+class SynergyConfig:
+    """A muscle-synergy action space, the second seed paper's action prior (``hipexo teacher synergies`` extracts one).
+
+    With ``enabled``, the policy outputs one activation per synergy per leg instead of one per muscle;
+    each muscle gets ``weights[group] · activations`` of its own leg. The same weights serve both legs
+    (mirrored). ``weights`` maps every muscle group (name without side suffix) to its non-negative
+    weight in each synergy.
+    """
+
+    enabled: bool = spec(False)
+    weights: dict[str, list[float]] = spec({})
+
+    def count(self) -> int:
+        return len(next(iter(self.weights.values()))) if self.weights else 0
+
+    def validate(self) -> list[str]:
+        problems = []
+        if self.enabled and not self.weights:
+            problems.append("weights: empty, but synergies are enabled")
+        lengths = {len(w) for w in self.weights.values()}
+        if len(lengths) > 1:
+            problems.append(f"weights: every group needs the same number of synergies (got {sorted(lengths)})")
+        for group, weights in self.weights.items():
+            if any(w < 0.0 for w in weights):
+                problems.append(f"weights.{group}: weights must be non-negative (got {weights})")
+        return problems
+
+
+@dataclass(frozen=True)
 class SimConfig:
     reward: RewardConfig
     fast_twitch_fraction: dict[str, float]
@@ -121,6 +150,7 @@ class SimConfig:
     """Impairment: per muscle (full name, e.g. ``soleus_r``) upper bound on excitation; default 1."""
     root_support: RootSupportConfig = spec(RootSupportConfig())
     tracking_prior: TrackingPriorConfig = spec(TrackingPriorConfig())
+    synergies: SynergyConfig = spec(SynergyConfig())
     aerobic_factor: float = spec(1.5, gt=0.0)
     basal_w_per_kg: float = spec(1.2, ge=0.0)
 

@@ -1,7 +1,8 @@
 """Gymnasium env: a privileged walker with a hip exo, imitating reference gait across speeds and slopes.
 
-Per control step (50 Hz by default) the action holds 22 muscle excitations (0..1) and two normalised
-hip-exo commands (-1..1, right/left). Between control steps, at the device rate (100 Hz), the exo
+Per control step (50 Hz by default) the action holds 22 muscle excitations (0..1; with the tracking
+prior, residuals -1..1 over it; with synergies, one activation per synergy per leg instead) and two
+normalised hip-exo commands (-1..1, right/left). Between control steps, at the device rate (100 Hz), the exo
 command goes through **firmware_bridge's shaping chain**, the same code the device runs, and the
 shaped torque acts for the physics substeps of that period. The IMUs are sampled at the same rate
 and returned in ``info["imu"]`` for distillation.
@@ -24,15 +25,16 @@ from teacher.env import rewards, tracking_prior
 from teacher.sim.backend import SimBackend
 from teacher.sim.metabolics import MetabolicParams, metabolic_rate
 from teacher.sim.reference import ReferenceGait
+from teacher.synergies import synergy_matrix
 
 ENV_ID = "hipexo/HipExoWalker-v0"
 
 
-def action_bounds(n_muscles: int, residual: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Per muscle an excitation in [0, 1] (or, over the tracking prior, a residual in [-1, 1]), then the
-    right and left exo commands in [-1, 1]."""
-    low = np.r_[np.full(n_muscles, -1.0 if residual else 0.0), -np.ones(2)].astype(np.float32)
-    return low, np.ones(n_muscles + 2, dtype=np.float32)
+def action_bounds(n_muscle_channels: int, residual: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Per muscle (or synergy) channel a drive in [0, 1] (or, over the tracking prior, a residual in
+    [-1, 1]), then the right and left exo commands in [-1, 1]."""
+    low = np.r_[np.full(n_muscle_channels, -1.0 if residual else 0.0), -np.ones(2)].astype(np.float32)
+    return low, np.ones(n_muscle_channels + 2, dtype=np.float32)
 
 
 def muscle_group(name: str) -> str:
@@ -72,8 +74,9 @@ class HipExoWalkerEnv(gym.Env):
         self._f_max = f_max
         self._body_weight_n = backend.body_mass_kg * 9.81
         self.max_excitation = self._excitation_limits(self.config)
-        n = len(names)
-        low, high = action_bounds(n, self.config.tracking_prior.enabled)
+        self._synergy_map = synergy_matrix(self.config.synergies, names) if self.config.synergies.enabled else None
+        channels = len(names) if self._synergy_map is None else self._synergy_map.shape[1]
+        low, high = action_bounds(channels, self.config.tracking_prior.enabled)
         self.action_space = gym.spaces.Box(low=low, high=high)
         self.control_dt = 1.0 / self.config.control_rate_hz
         self._lookahead_s = np.array(self.config.reference_lookahead_s)
@@ -106,9 +109,11 @@ class HipExoWalkerEnv(gym.Env):
     def begin_step(self, action: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(excitations held over this control step, the normalised exo command; zero with the exo off)."""
         action = np.clip(np.asarray(action, dtype=np.float64), self.action_space.low, self.action_space.high)
-        n = len(self.max_excitation)
-        excitations = np.minimum(self._muscle_excitations(action[:n]), self.max_excitation)
-        command = action[n:] if self.config.exo_enabled else np.zeros(2)
+        muscle_action, exo_action = action[:-2], action[-2:]
+        if self._synergy_map is not None:
+            muscle_action = self._synergy_map @ muscle_action
+        excitations = np.minimum(self._muscle_excitations(muscle_action), self.max_excitation)
+        command = exo_action if self.config.exo_enabled else np.zeros(2)
         self._period_imu: list[np.ndarray] = []
         self._period_torque: list[np.ndarray] = []
         return excitations, command
@@ -163,6 +168,7 @@ class HipExoWalkerEnv(gym.Env):
         info = {
             "imu": np.stack(imu),
             "exo_torque_nm": np.stack(torques),
+            "excitations": excitations,
             "metabolic_w_per_kg": energy.total_w / mass,
             "joint_tracking": rewards.tracking(errors["joint_position"], self.config.reward.joint_position.gain),
             "forward_velocity_m_s": float(body.com_velocity[0]),
@@ -185,6 +191,7 @@ class HipExoWalkerEnv(gym.Env):
             "reference_lookahead_s",
             "stride_length_at_1_25_m",
             "tracking_prior",
+            "synergies",
         )
         changed = [name for name in fixed if getattr(config, name) != getattr(self.config, name)]
         if changed:
@@ -202,7 +209,7 @@ class HipExoWalkerEnv(gym.Env):
     def _muscle_excitations(self, muscle_action: np.ndarray) -> np.ndarray:
         prior = self.config.tracking_prior
         if not prior.enabled:
-            return muscle_action
+            return np.clip(muscle_action, 0.0, 1.0)
         body = self.backend.body_state()
         ref = self.reference.sample(
             self.speed, self.phase + prior.lookahead_s / self.reference.stride_time_s(self.speed)

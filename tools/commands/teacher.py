@@ -46,6 +46,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--evaluate-only", action="store_true", help="no search: walk the sim config's own gains and print survival"
     )
     tune.set_defaults(func=run_tune_prior)
+    syn = sub.add_parser(
+        "synergies", help="NMF of a teacher's excitations into mirrored muscle synergies: VAF per count, a sim config"
+    )
+    syn.add_argument("run_dir", type=Path, metavar="CHECKPOINT", help="teacher run directory (stage-1 walking)")
+    syn.add_argument("--count", type=int, default=4, help="synergies per leg in the written config")
+    syn.add_argument("--speeds", type=float, nargs="+", default=[0.8, 1.0, 1.25, 1.5], help="one episode each")
+    syn.add_argument("--seconds", type=float, default=10.0, help="episode length")
+    syn.add_argument("--out", type=Path, default=Path("configs/sim/synergy.yaml"), help="sim config to write")
+    syn.add_argument("--extends", default="default.yaml", help="the sim config it extends (relative to --out)")
+    syn.set_defaults(func=run_synergies)
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -168,4 +178,39 @@ def run_tune_prior(args: argparse.Namespace) -> int:
     )
     print(f"best score {best.score:.4f}; steps survived of {args.steps}: {list(best.steps)}")
     print(f"gains: {args.out / 'best.yaml'}")
+    return 0
+
+
+def run_synergies(args: argparse.Namespace) -> int:
+    import yaml
+
+    from teacher import synergies
+    from teacher.policy import TeacherPolicy
+
+    teacher = TeacherPolicy(args.run_dir)
+    excitations, names = synergies.collect_excitations(teacher, args.speeds, args.seconds)
+    rows, groups = synergies.leg_rows(excitations, names)
+    print(f"{len(excitations)} control steps, {len(rows)} leg samples of {len(groups)} muscles")
+    chosen = None
+    for count in range(1, len(groups) + 1):
+        activations, weights = synergies.nmf(rows, count)
+        vaf = synergies.variance_accounted_for(rows, activations @ weights)
+        print(f"{count} synergies: VAF {vaf:.3f}")
+        if count == args.count:
+            chosen = (weights, vaf)
+    if chosen is None:
+        raise SystemExit(f"--count must be between 1 and {len(groups)}")
+    weights, vaf = chosen
+    header = (
+        f"# Mirrored muscle synergies (one set for both legs), NMF of {teacher.run_dir} at {teacher.total_steps} steps\n"
+        f"# (stage {teacher.stage}, {len(excitations)} control steps): VAF {vaf:.3f} with {args.count} per leg.\n"
+        f"# Written by: hipexo teacher synergies {args.run_dir} --count {args.count}\n"
+    )
+    body = {
+        "kind": "sim",
+        "extends": args.extends,
+        "synergies": {"enabled": True, "weights": synergies.weights_by_group(weights, groups)},
+    }
+    args.out.write_text(header + yaml.safe_dump(body, sort_keys=False, default_flow_style=None))
+    print(f"wrote {args.out}")
     return 0
