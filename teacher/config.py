@@ -142,8 +142,13 @@ class SimConfig:
     episode_s: float = spec(10.0, gt=0.0)
     speed_range_m_s: list[float] = spec([0.8, 1.5], length=2)
     slope_range_deg: list[float] = spec([0.0, 0.0], length=2)
+    start_phases: list[float] = spec(
+        [0.0, 0.5], doc="gait phases an episode may start from (one at random); 0 and 0.5 are the heel strikes"
+    )
     exo_enabled: bool = spec(False)
-    termination_distance_m: float = spec(0.4, gt=0.0)
+    fall_height_drop_m: float = spec(
+        0.25, gt=0.0, doc="a fall, which ends the episode: the pelvis this far below its starting height"
+    )
     reference_lookahead_s: list[float] = spec([0.04, 0.08, 0.16])
     stride_length_at_1_25_m: float = spec(1.40, gt=0.0)
     max_excitation: dict[str, float] = spec({})
@@ -169,6 +174,8 @@ class SimConfig:
         for name, value in {**self.fast_twitch_fraction, **self.max_excitation}.items():
             if not 0.0 <= value <= 1.0:
                 problems.append(f"{name}: must be within [0, 1] (got {value})")
+        if not self.start_phases or any(not 0.0 <= p < 1.0 for p in self.start_phases):
+            problems.append(f"start_phases: needs at least one phase, each in [0, 1) (got {self.start_phases})")
         if self.speed_range_m_s[0] > self.speed_range_m_s[1] or self.slope_range_deg[0] > self.slope_range_deg[1]:
             problems.append("speed_range_m_s / slope_range_deg: lower bound above upper bound")
         return problems

@@ -12,7 +12,7 @@ from gymnasium.utils.env_checker import check_env
 from firmware_bridge.config import load_config
 from firmware_bridge.config.paths import default_config
 from firmware_bridge.shaping import ShaperState, shape_step
-from teacher.config import SimConfig
+from teacher.config import SimConfig, TrackingPriorConfig
 from teacher.env import ENV_ID, HipExoWalkerEnv
 
 
@@ -73,7 +73,7 @@ def test_impairment_caps_the_excitation(env_exo_on):
 
 
 def test_falling_terminates_the_episode(env_exo_on):
-    env_exo_on.reset(seed=3, options={"speed_m_s": 1.2})
+    env_exo_on.reset(seed=3, options={"speed_m_s": 1.2, "phase": 0.25})  # mid-stance on an impaired soleus
     zero = np.zeros(env_exo_on.action_space.shape, dtype=np.float32)
     for _ in range(100):
         _, _, terminated, truncated, info = env_exo_on.step(zero)
@@ -81,6 +81,25 @@ def test_falling_terminates_the_episode(env_exo_on):
             break
     assert terminated and not truncated
     assert info["imu"].shape == (2, 3, 6)
+
+
+def test_only_a_dropping_pelvis_is_a_fall(sim_config):
+    """Ahead of or behind the target speed's path is speed error, not a fall; a pelvis that drops is."""
+    env = HipExoWalkerEnv(sim_config)
+    backend = env.backend
+    zero = np.zeros(env.action_space.shape, dtype=np.float32)
+    env.reset(seed=0, options={"speed_m_s": 1.25, "phase": 0.0})
+    backend.data.qpos[backend._root_x] += 2.0
+    assert not env.step(zero)[2]
+    limp = HipExoWalkerEnv(dataclasses.replace(sim_config, tracking_prior=TrackingPriorConfig()))
+    limp.reset(seed=0, options={"speed_m_s": 1.25, "phase": 0.0})
+    start = limp.backend.body_state().root_position[1]
+    drops = []
+    terminated = False
+    while not terminated:  # no muscle drive: the walker collapses
+        terminated = limp.step(np.zeros(limp.action_space.shape, dtype=np.float32))[2]
+        drops.append(start - limp.backend.body_state().root_position[1])
+    assert drops[-1] > sim_config.fall_height_drop_m >= max(drops[:-1])
 
 
 def test_reset_options_set_speed_and_slope(env_exo_on):
@@ -132,3 +151,11 @@ def test_sim_render_writes_a_png_strip(tmp_path, capsys):
     assert main(["sim", "render", "--seconds", "0.3", "--frames", "4", "--out", str(out)]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "control steps" in capsys.readouterr().out
+
+
+def test_episodes_start_at_the_configured_phases(sim_config):
+    env = HipExoWalkerEnv(dataclasses.replace(sim_config, start_phases=[0.0, 0.5]))
+    phases = {env.reset(seed=seed)[1]["phase"] for seed in range(12)}
+    assert phases == {0.0, 0.5}
+    problems = dataclasses.replace(sim_config, start_phases=[0.25, 1.0]).validate()
+    assert any(p.startswith("start_phases:") and "[0.25, 1.0]" in p for p in problems)

@@ -93,7 +93,7 @@ class HipExoWalkerEnv(gym.Env):
         rng = self.np_random
         speed = options.get("speed_m_s", rng.uniform(*self.config.speed_range_m_s))
         slope = options.get("slope_deg", rng.uniform(*self.config.slope_range_deg))
-        phase = options.get("phase", rng.uniform(0.0, 1.0))
+        phase = options.get("phase", rng.choice(self.config.start_phases))
         self._reset_internal(float(speed), float(slope), float(phase))
         body, muscles = self.backend.body_state(), self.backend.muscle_state()
         return self._observation(body, muscles), {"speed_m_s": self.speed, "slope_deg": self.slope, "phase": self.phase}
@@ -162,8 +162,7 @@ class HipExoWalkerEnv(gym.Env):
         }
         reward, terms = rewards.combine(self.config.reward, errors, costs)
         self._previous_excitations = excitations
-        target = self._root_target(self._steps * self.control_dt)[:2]
-        terminated = bool(np.hypot(*(body.root_position - target)) > self.config.termination_distance_m)
+        terminated = bool(self._start_root[1] - body.root_position[1] > self.config.fall_height_drop_m)
         truncated = self._steps >= self._max_steps
         info = {
             "imu": np.stack(imu),
