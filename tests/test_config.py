@@ -113,15 +113,17 @@ def test_extends_deep_merges_over_the_base_and_checks_it(tmp_path):
         load_config(write(tmp_path, "kind: runtime\nextends: missing.yaml\n", "orphan.yaml"))
 
 
-def test_stage_two_sim_config_turns_the_exo_on_and_keeps_the_base_rates():
+def test_assist_and_slope_sim_configs_turn_the_exo_on_and_keep_the_base_rates():
     from teacher.config import SimConfig
 
-    base, assist = (
+    base, assist, slopes = (
         load_config(default_config("sim"), SimConfig),
         load_config(default_config("sim", "assist"), SimConfig),
+        load_config(default_config("sim", "slopes"), SimConfig),
     )
     assert assist.exo_enabled and not base.exo_enabled
-    assert assist.slope_range_deg == [-10.0, 10.0]
+    assert assist.slope_range_deg == [0.0, 0.0] and slopes.slope_range_deg == [-10.0, 10.0]
     assert assist.reward.effort.weight > base.reward.effort.weight
+    assert slopes.exo_enabled and slopes.reward == assist.reward
     assert assist.reward.joint_position.gain < base.reward.joint_position.gain
     assert assist.reward.root == base.reward.root and assist.control_rate_hz == base.control_rate_hz

@@ -137,6 +137,6 @@ def test_shipped_teacher_config_is_valid_and_long():
     from teacher.training.config import TeacherConfig
 
     config = load_config(CONFIG_DIR / "teacher" / "default.yaml", TeacherConfig)
-    assert config.total_steps >= 10_000_000 and [s.name for s in config.stages] == ["walk", "assist"]
+    assert config.total_steps >= 10_000_000 and [s.name for s in config.stages] == ["walk", "assist", "slopes"]
     assert config.sac.net_arch == [512, 512, 256] and config.sac.tau == 0.02 and config.sac.gamma == 0.95
     assert os.fspath(config.run_dir).startswith("models/teacher")

@@ -86,6 +86,16 @@ def test_stance_hip_extends_to_lift_a_pelvis_pitched_forward():
     assert _torques(plain, _body(tilt=-0.2))[0] == _torques(plain, _body())[0]
 
 
+def test_upright_on_a_slope_means_along_gravity():
+    """Uphill by 0.2 rad, a pelvis square to the ground leans back from gravity's vertical by 0.2 rad: the
+    prior answers exactly as to a pelvis pitched back on level ground, and a pelvis leaning forward by the
+    slope angle is upright."""
+    square = desired_torques(BALANCED, _body(), np.zeros(6), np.zeros(6), 1.25, 1.0, slope_deg=np.rad2deg(0.2))
+    np.testing.assert_allclose(square, _torques(BALANCED, _body(tilt=0.2)))
+    leaning = desired_torques(BALANCED, _body(tilt=-0.2), np.zeros(6), np.zeros(6), 1.25, 1.0, np.rad2deg(0.2))
+    np.testing.assert_allclose(leaning, _torques(BALANCED, _body()), atol=1e-9)
+
+
 def test_swing_hip_tracks_in_the_world_frame_and_steps_toward_a_falling_centre_of_mass():
     # left leg in swing: with the pelvis pitched forward by 0.2 rad, its hip target flexes by 0.2 more
     pitched = _torques(BALANCED, _body(tilt=-0.2))

@@ -23,18 +23,31 @@ def desired_torques(
     reference_velocities: np.ndarray,
     speed_m_s: float,
     body_weight_n: float,
+    slope_deg: float = 0.0,
 ) -> np.ndarray:
-    """Joint torques (N·m, six leg joints) toward the reference, balanced where ``config.balance`` says."""
+    """Joint torques (N·m, six leg joints) toward the reference, balanced where ``config.balance`` says.
+
+    On a slope "upright" means along gravity, not perpendicular to the ground (the sim tilts gravity).
+    """
     angles, velocities = body.joint_angles[1:], body.joint_velocities[1:]
     balance = config.balance
     target = np.array(reference_angles, dtype=np.float64)
     if balance.enabled:
+        tilt = tilt_from_vertical(body, slope_deg)
         stance = stance_weights(balance, body.contact_forces / body_weight_n)
-        target[HIPS] += (1.0 - stance) * swing_hip_offset(balance, body, speed_m_s)
+        target[HIPS] += (1.0 - stance) * swing_hip_offset(balance, body, tilt, speed_m_s)
     torques = pd_torques(config, angles, velocities, target, reference_velocities)
     if balance.enabled:
-        torques[HIPS] = balanced_hip_torques(balance, body, torques[HIPS], stance)
+        torques[HIPS] = balanced_hip_torques(balance, body, tilt, torques[HIPS], stance)
     return torques
+
+
+def tilt_from_vertical(body: BodyState, slope_deg: float) -> float:
+    """Pelvis tilt (rad, + backward as the model's ``pelvis_tilt``) from the gravity vertical.
+
+    Uphill (slope > 0) the gravity vertical leans forward of the ground's normal by the slope angle.
+    """
+    return float(body.joint_angles[0] + np.deg2rad(slope_deg))
 
 
 def pd_torques(
@@ -60,12 +73,11 @@ def stance_weights(balance: BalanceConfig, foot_loads: np.ndarray) -> np.ndarray
     return per_leg / total if total >= balance.stance_load_min else np.zeros(2)
 
 
-def swing_hip_offset(balance: BalanceConfig, body: BodyState, speed_m_s: float) -> np.ndarray:
+def swing_hip_offset(balance: BalanceConfig, body: BodyState, tilt: float, speed_m_s: float) -> np.ndarray:
     """Change of each hip's target were it the swing leg: undo pelvis tilt, place the foot for balance.
 
     The placement term looks at the centre of mass relative to the *other* (stance) foot.
     """
-    tilt = body.joint_angles[0]
     com_ahead_of_foot = body.com_position[0] - (body.root_position[0] + body.foot_positions[:, 0])
     speed_error = body.com_velocity[0] - speed_m_s
     return (
@@ -76,15 +88,14 @@ def swing_hip_offset(balance: BalanceConfig, body: BodyState, speed_m_s: float) 
 
 
 def balanced_hip_torques(
-    balance: BalanceConfig, body: BodyState, tracking: np.ndarray, stance: np.ndarray
+    balance: BalanceConfig, body: BodyState, tilt: float, tracking: np.ndarray, stance: np.ndarray
 ) -> np.ndarray:
     """Hip torques where each stance hip holds the pelvis upright against what the other hip applies.
 
     A hip torque acts on the pelvis with the opposite sign, so the pelvis gets ``trunk`` when the stance
     hip applies ``-trunk - other hip``; blended with tracking by each leg's stance weight.
     """
-    tilt, tilt_rate = body.joint_angles[0], body.joint_velocities[0]
-    trunk = -balance.trunk_kp_nm_per_rad * tilt - balance.trunk_kd_nm_s_per_rad * tilt_rate
+    trunk = -balance.trunk_kp_nm_per_rad * tilt - balance.trunk_kd_nm_s_per_rad * body.joint_velocities[0]
     swing_share = (1.0 - stance) * tracking
     holding = -trunk - swing_share[::-1]
     return (1.0 - stance) * tracking + stance * holding

@@ -220,6 +220,7 @@ class HipExoWalkerEnv(gym.Env):
             ref.velocities_rad_s.reshape(-1),
             self.speed,
             self._body_weight_n,
+            self.slope,
         )
         base = tracking_prior.excitations_for(prior, self.backend.muscle_torque_map(), torques)
         return np.clip(base + prior.residual_scale * muscle_action, 0.0, 1.0)
