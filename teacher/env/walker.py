@@ -25,7 +25,7 @@ from teacher.env import rewards, tracking_prior
 from teacher.sim.backend import SimBackend
 from teacher.sim.metabolics import MetabolicParams, metabolic_rate
 from teacher.sim.reference import ReferenceGait
-from teacher.synergies import synergy_matrix
+from teacher.synergies import split_side, synergy_matrix
 
 ENV_ID = "hipexo/HipExoWalker-v0"
 
@@ -35,10 +35,6 @@ def action_bounds(n_muscle_channels: int, residual: bool) -> tuple[np.ndarray, n
     [-1, 1]), then the right and left exo commands in [-1, 1]."""
     low = np.r_[np.full(n_muscle_channels, -1.0 if residual else 0.0), -np.ones(2)].astype(np.float32)
     return low, np.ones(n_muscle_channels + 2, dtype=np.float32)
-
-
-def muscle_group(name: str) -> str:
-    return name.rsplit("_", 1)[0]
 
 
 class HipExoWalkerEnv(gym.Env):
@@ -64,7 +60,7 @@ class HipExoWalkerEnv(gym.Env):
         names = backend.muscle_names
         f_max, l_opt, v_max = backend.muscle_parameters()
         self.metabolic = MetabolicParams(
-            fast_twitch_fraction=np.array([self.config.fast_twitch_fraction[muscle_group(n)] for n in names]),
+            fast_twitch_fraction=np.array([self.config.fast_twitch_fraction[split_side(n)[0]] for n in names]),
             muscle_mass_kg=MetabolicParams.muscle_mass(f_max, l_opt),
             vmax_fast_lopt_per_s=v_max,
             aerobic_factor=self.config.aerobic_factor,
