@@ -40,6 +40,12 @@ def test_smoke_run_checkpoints_and_switches_stage_on_its_criteria(smoke_run):
         assert (checkpoint.checkpoint_dir(smoke_run) / name).is_file()
 
 
+def test_the_assist_stage_holds_the_exo_exploration_floor_and_leaves_the_muscles_alone(smoke_run):
+    log_std = TeacherPolicy(smoke_run).model.policy.log_std.detach().numpy()
+    assert np.all(log_std[-2:] >= np.log(0.25) - 1e-6)  # smoke.yaml's assist floor, raised from -2.5
+    assert np.all(log_std[:-2] < -2.0)  # the muscles keep the walking std
+
+
 def test_resume_restores_the_learner_exactly_and_continues_counting(smoke_run, tmp_path):
     run_dir = tmp_path / "copy"
     subprocess.run(["cp", "-r", str(smoke_run), str(run_dir)], check=True)

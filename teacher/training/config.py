@@ -59,6 +59,9 @@ class StageConfig:
     sim: str
     """Sim config of this stage, relative to the teacher config file."""
     advance_when: AdvanceWhen | None = spec(None, doc="absent on the last stage")
+    exo_action_std_min: float | None = spec(
+        None, gt=0.0, doc="PPO: floor on the two exo commands' exploration std in this stage (held each rollout)"
+    )
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,8 @@ class TeacherConfig:
         for k, stage in enumerate(self.stages[:-1]):
             if stage.advance_when is None:
                 problems.append(f"stages[{k}].advance_when: needed on every stage but the last")
+        if self.algorithm != "ppo" and any(s.exo_action_std_min is not None for s in self.stages):
+            problems.append("stages[].exo_action_std_min: PPO only (SAC's exploration std depends on the state)")
         if self.algorithm == "ppo" and (self.ppo.n_steps * self.n_envs) % self.ppo.batch_size:
             problems.append("ppo.batch_size: must divide n_steps × n_envs")
         return problems

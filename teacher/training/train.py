@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import math
 import signal
 import time
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
+import torch
 from stable_baselines3 import PPO, SAC
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
@@ -204,6 +206,18 @@ class TeacherTrainer:
         return self.sim_configs[self.curriculum.stage]
 
 
+def floor_exo_std(model: BaseAlgorithm, std_min: float | None) -> None:
+    """Hold the exo commands' exploration std at or above ``std_min`` (PPO's state-independent log std).
+
+    The exo head joins a policy whose std has already narrowed for walking; at that std its commands
+    barely move the hip, so it never finds out what assistance earns.
+    """
+    if std_min is None:
+        return
+    with torch.no_grad():
+        model.policy.log_std[-2:].clamp_(min=math.log(std_min))
+
+
 class _TrainingCallback(BaseCallback):
     def __init__(self, trainer: TeacherTrainer, normaliser: VecNormalize, budget: int, progress: bool):
         super().__init__()
@@ -261,6 +275,7 @@ class _TrainingCallback(BaseCallback):
             self.normaliser.env_method("set_sim_config", trainer.sim_config_for_stage())
             self.bar.set_description(f"teacher [{curriculum.current.name}]")
             self._checkpoint()
+        floor_exo_std(self.model, curriculum.current.exo_action_std_min)
         stats = curriculum.stats()
         if stats is not None:
             self.bar.set_postfix(fall=f"{stats.fall_rate:.2f}", track=f"{stats.joint_tracking:.2f}", refresh=False)
