@@ -10,6 +10,20 @@ import numpy as np
 TARGET_R, TARGET_RMSE, TARGET_RETAINED = 0.95, 0.02, 80.0
 
 
+def headline(figures: dict) -> dict:
+    """The held-out means the targets are judged on; they also go into the bundle's provenance."""
+    held = [c for c in figures["conditions"] if c["held_out"]]
+    closed = [c["closed_loop"] for c in held]
+    return {
+        "held_out_conditions": [[c["speed_m_s"], c["slope_deg"]] for c in held],
+        "r": float(np.nanmean([c["r"] for c in held])),
+        "rmse_nm_per_kg": float(np.nanmean([c["rmse_nm_per_kg"] for c in held])),
+        "peak_timing_error_pct": float(np.nanmean([c["peak_timing_error_pct"] for c in held])),
+        "closed_loop_student_falls": sum(c["student_fell"] for c in closed),
+        "metabolic_retained_pct": float(np.nanmean([c["retained_pct"] for c in closed])),
+    }
+
+
 def write_eval_report(figures: dict, out_dir: Path, provenance: dict) -> Path:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -35,8 +49,8 @@ def write_eval_report(figures: dict, out_dir: Path, provenance: dict) -> Path:
             f"{c['rmse_nm_per_kg']:.4f} | {c['peak_timing_error_pct']:.1f} | {c['teacher_peak_nm_per_kg']:.3f} |"
         )
     if held:
-        r = float(np.nanmean([c["r"] for c in held]))
-        rmse = float(np.nanmean([c["rmse_nm_per_kg"] for c in held]))
+        top = headline(figures)
+        r, rmse = top["r"], top["rmse_nm_per_kg"]
         lines += [
             "",
             f"Held-out mean: r {r:.3f} ({'meets' if r >= TARGET_R else 'misses'} the target), RMSE {rmse:.4f} N·m/kg "
@@ -109,4 +123,23 @@ def _plots(figures: dict, out_dir: Path) -> list[Path]:
     path = out_dir / "robustness_and_recordings.png"
     fig.savefig(path, dpi=100)
     plt.close(fig)
-    return [path]
+    return [_profiles_plot(figures, out_dir, plt), path]
+
+
+def _profiles_plot(figures: dict, out_dir: Path, plt) -> Path:
+    """Student and teacher shaped torque over the gait cycle (right hip), one panel per condition."""
+    rows = figures["conditions"]
+    fig, axes = plt.subplots(1, len(rows), figsize=(3.2 * len(rows), 3.0), sharey=True, squeeze=False)
+    for ax, c in zip(axes[0], rows, strict=True):
+        for key, label in (("profile_teacher_nm_per_kg", "teacher"), ("profile_student_nm_per_kg", "student")):
+            if key in c:
+                ax.plot(c[key], label=label)
+        ax.set_title(f"{c['speed_m_s']:g} m/s {c['slope_deg']:+g}°{' (held out)' if c['held_out'] else ''}", fontsize=9)
+        ax.set_xlabel("% gait cycle (right)")
+    axes[0][0].set_ylabel("hip torque (N·m/kg, + flexion)")
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    path = out_dir / "torque_over_gait_cycle.png"
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -67,7 +67,7 @@ def compare(episode: Episode, student: np.ndarray, teacher: np.ndarray, rate_hz:
     both = np.stack([s.ravel(), t.ravel()])
     r = float(np.corrcoef(both)[0, 1]) if both.std(axis=1).min() > 0 else float("nan")
     times = np.arange(len(episode.labels)) / rate_hz
-    timing = []
+    timing, profiles = [], {}
     for side in (0, 1):
         gyro = (
             episode.clean_imu.reshape(len(times), -1)[:, THIGH_GYRO_Z[side]] if episode.clean_imu is not None else None
@@ -79,11 +79,17 @@ def compare(episode: Episode, student: np.ndarray, teacher: np.ndarray, rate_hz:
         if ps.strides and pt.strides:
             gap = abs(ps.peak_positive[1] - pt.peak_positive[1])
             timing.append(min(gap, 100.0 - gap))
+            if side == 0:
+                profiles = {
+                    "profile_student_nm_per_kg": ps.mean.tolist(),
+                    "profile_teacher_nm_per_kg": pt.mean.tolist(),
+                }
     return {
         "r": r,
         "rmse_nm_per_kg": float(np.sqrt(np.mean((s - t) ** 2))),
         "peak_timing_error_pct": float(np.mean(timing)) if timing else float("nan"),
         "teacher_peak_nm_per_kg": float(np.abs(t).max()),
+        **profiles,
     }
 
 

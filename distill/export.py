@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from firmware_bridge.bundle import INPUT_NAME, OUTPUT_NAME, manifest_for, write_manifest
+from firmware_bridge.bundle import INPUT_NAME, OUTPUT_NAME, manifest_for, read_manifest, write_manifest
 from firmware_bridge.config import DeviceConfig
 from firmware_bridge.config.paths import REPO_ROOT
 from firmware_bridge.features import FeatureSpec
@@ -82,6 +83,13 @@ def write_bundle(
     return out, worst
 
 
+def record_eval(bundle_dir: Path, figures: dict) -> Path:
+    """Put the eval's headline figures into the bundle's provenance (an earlier signature is dropped: re-sign)."""
+    manifest = read_manifest(bundle_dir)
+    manifest["provenance"] = {**manifest.get("provenance", {}), "eval": figures}
+    return write_manifest(bundle_dir, manifest)
+
+
 def bundle_from_distillation(result: dict, device: DeviceConfig) -> tuple[Path, float]:
     """The bundle of what :func:`distill.train.distil` returned, parity-checked on the last datasets' windows."""
     from datetime import datetime, timezone
@@ -94,6 +102,10 @@ def bundle_from_distillation(result: dict, device: DeviceConfig) -> tuple[Path, 
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "teacher_sha256": summary["teacher_sha256"],
         "teacher_steps": summary["teacher_steps"],
+        "datasets_sha256": {
+            path.stem: json.loads(path.read_text())["sha256"]
+            for path in sorted((result["out"] / "data").glob("*.json"))
+        },
         "training": summary["rounds"],
     }
     return write_bundle(

@@ -37,7 +37,9 @@ def test_smoke_distillation_writes_data_and_a_bundle_the_runtime_accepts(
     meta = json.loads((out / "data" / "round_1.json").read_text())
     assert meta["driver"] == "student" and len(meta["teacher_sha256"]) == 64 and len(meta["sha256"]) == 64
     bundle = load_bundle(out / "bundle", runtime_config, device_config, trust=Trust(allow_unsigned=True))
-    assert bundle.manifest["provenance"]["onnx_parity_max_abs"] <= 1e-5
+    provenance = bundle.manifest["provenance"]
+    assert provenance["onnx_parity_max_abs"] <= 1e-5
+    assert provenance["datasets_sha256"]["round_1"] == meta["sha256"]  # the data it was fitted on, by hash
     assert bundle.input.shape == [1, 16, 12] and bundle.features.rate_hz == 100.0
     assert main(["bundle", "verify", str(out / "bundle"), "--allow-unsigned"]) == 0  # signing: test_signing.py
     assert '"format": "hipexo-bundle"' in capsys.readouterr().out
@@ -47,7 +49,11 @@ def test_smoke_distillation_writes_data_and_a_bundle_the_runtime_accepts(
     assert [d for d, _ in figures["robustness"]["mounting"]] == [0.0, 5.0, 10.0, 20.0]
     (recording,) = figures["recordings"]
     assert recording["max_abs_torque_nm"] <= recording["torque_limit_nm"] and recording["stride_hz"] > 0.5
-    assert (out / "eval" / "eval_report.md").read_text().startswith("# Student evaluation")
+    report = (out / "eval" / "eval_report.md").read_text()
+    assert report.startswith("# Student evaluation") and "![torque_over_gait_cycle]" in report
+    assert (out / "eval" / "torque_over_gait_cycle.png").stat().st_size > 0
+    held_out_r = np.nanmean([c["r"] for c in figures["conditions"] if c["held_out"]])
+    np.testing.assert_equal(provenance["eval"]["r"], held_out_r)  # eval ran after export: its figures went in
     # A rerun of the training stage resumes: every round is on disk, nothing is refitted.
     before = (out / "student_round_1.pt").stat().st_mtime_ns
     assert main(["distill", "train", "--config", config, "--teacher", str(smoke_run), "--out", str(out)]) == 0

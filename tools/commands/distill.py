@@ -91,8 +91,9 @@ def _export(config) -> None:
 def _evaluate(config) -> None:
     from tqdm import tqdm
 
-    from distill.eval_report import write_eval_report
+    from distill.eval_report import headline, write_eval_report
     from distill.evaluate import conditions, evaluate
+    from distill.export import record_eval
     from distill.train import load_trained
     from firmware_bridge.config.paths import REPO_ROOT
     from teacher.policy import TeacherPolicy
@@ -102,6 +103,10 @@ def _evaluate(config) -> None:
     with tqdm(total=len(conditions(config)), desc="eval conditions") as bar:
         figures = evaluate(teacher, trained["model"], trained["spec"], config, progress=lambda _: bar.update())
     report = write_eval_report(figures, trained["out"] / "eval", trained["summary"])
+    bundle = trained["out"] / "bundle"
+    if (bundle / "manifest.json").is_file():
+        record_eval(bundle, headline(figures))
+        print(f"  eval figures recorded in {bundle / 'manifest.json'} (sign after this: hipexo bundle sign)")
     for c in figures["conditions"]:
         print(
             f"  {c['speed_m_s']:g} m/s {c['slope_deg']:+g}°{' (held out)' if c['held_out'] else ''}: "
