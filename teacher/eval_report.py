@@ -92,15 +92,19 @@ def write_report(results: list[ConditionResult], out_dir: Path, meta: dict, refe
                 f"| {speed:g} | {slope:+g} | {off.metabolic_w_per_kg:.2f} | {on.metabolic_w_per_kg:.2f} | "
                 f"{_fmt(reduction_pct(results, speed, slope), 1)} % |"
             )
-    lines += ["", "## Exo torque peaks (exo on, right side, N·m/kg and % gait cycle)", ""]
-    lines += ["| speed m/s | slope ° | extension peak | at % | flexion peak | at % |", "|---|---|---|---|---|---|"]
+    lines += ["", "## Exo torque peaks (exo on, N·m/kg at % of each side's own gait cycle)", ""]
+    lines += [
+        "| speed m/s | slope ° | side | extension peak | at % | flexion peak | at % |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in results:
-        if r.exo and r.exo_peaks:
-            p = r.exo_peaks
-            lines.append(
-                f"| {r.speed_m_s:g} | {r.slope_deg:+g} | {p['right_extension_nm_per_kg']:.3f} | "
-                f"{p['right_extension_at_pct']:.0f} | {p['right_flexion_nm_per_kg']:.3f} | {p['right_flexion_at_pct']:.0f} |"
-            )
+        for side in ("right", "left"):
+            if r.exo and f"{side}_extension_nm_per_kg" in r.exo_peaks:
+                p = {k.removeprefix(f"{side}_"): v for k, v in r.exo_peaks.items() if k.startswith(side)}
+                lines.append(
+                    f"| {r.speed_m_s:g} | {r.slope_deg:+g} | {side} | {p['extension_nm_per_kg']:.3f} | "
+                    f"{p['extension_at_pct']:.0f} | {p['flexion_nm_per_kg']:.3f} | {p['flexion_at_pct']:.0f} |"
+                )
     lines += ["", "## Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots]
     path = out_dir / "report.md"
     path.write_text("\n".join(lines) + "\n")
@@ -134,13 +138,16 @@ def _plots(results: list[ConditionResult], out_dir: Path, reference: ReferenceGa
     for r in results:
         if r.exo and r.mean_cycle:
             cycle = np.array(r.mean_cycle)
-            if r.slope_deg == 0.0:
-                axes[0].plot(gc, cycle[:, 4], label=f"{r.speed_m_s:g} m/s")
-            if r.speed_m_s == 1.25:
-                axes[1].plot(gc, cycle[:, 4], label=f"{r.slope_deg:+g}°")
+            for ax, show, label in (
+                (axes[0], r.slope_deg == 0.0, f"{r.speed_m_s:g} m/s"),
+                (axes[1], r.speed_m_s == 1.25, f"{r.slope_deg:+g}°"),
+            ):
+                if show:
+                    (line,) = ax.plot(gc, cycle[:, 4], label=label)
+                    ax.plot(gc, cycle[:, 5], color=line.get_color(), ls="--", lw=0.9)
     for ax, title in zip(axes, ("by speed (level)", "by slope (1.25 m/s)"), strict=True):
         ax.axhline(0, color="0.7", lw=0.8)
-        ax.set_title(f"right exo torque {title}")
+        ax.set_title(f"exo torque {title}; right solid, left dashed", fontsize=9)
         ax.set_xlabel("% gait cycle")
         ax.set_ylabel("N·m/kg (+ flexion)")
         if ax.get_legend_handles_labels()[0]:
