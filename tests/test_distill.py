@@ -58,3 +58,18 @@ def test_smoke_distillation_writes_data_and_a_bundle_the_runtime_accepts(
     before = (out / "student_round_1.pt").stat().st_mtime_ns
     assert main(["distill", "train", "--config", config, "--teacher", str(smoke_run), "--out", str(out)]) == 0
     assert (out / "student_round_1.pt").stat().st_mtime_ns == before
+
+
+def test_the_shipped_student_is_the_shipped_teachers_and_the_runtime_accepts_it(runtime_config, device_config):
+    from firmware_bridge.config.paths import REPO_ROOT
+    from teacher.training.checkpoint import checkpoint_hash
+
+    shipped = REPO_ROOT / "models" / "student" / "default"
+    bundle = load_bundle(shipped / "bundle", runtime_config, device_config, trust=Trust(allow_unsigned=True))
+    provenance = bundle.manifest["provenance"]
+    assert provenance["teacher_sha256"] == checkpoint_hash(REPO_ROOT / "models" / "teacher" / "default")
+    report = json.loads((shipped / "eval" / "eval.json").read_text())
+    assert report["provenance"]["teacher_sha256"] == provenance["teacher_sha256"]  # the report is of this student
+    np.testing.assert_equal(
+        provenance["eval"]["r"], np.nanmean([c["r"] for c in report["conditions"] if c["held_out"]])
+    )
