@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from figures import save_figure  # benchmarks/figures.py, beside this script
 
 from distill.collect import load_dataset, rollout
 from distill.config import DistillConfig
@@ -76,9 +77,7 @@ def plot(results: list[dict], path: Path) -> None:
             ax.set_xscale("log", base=2)
             ax.set_title(label, fontsize=10)
     axes[0].legend()
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)
 
 
 def main() -> None:

@@ -18,6 +18,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from figures import save_figure  # benchmarks/figures.py, beside this script
+
 REPO = Path(__file__).resolve().parents[1]
 RUNS = {
     "muscles": (REPO / "configs/teacher/compare_muscles.yaml", REPO / "runs/teacher/compare-muscles"),
@@ -66,9 +68,7 @@ def plot(curves: dict[str, list[dict[str, str]]], path: Path) -> None:
             ax.set_xlabel("env steps (thousands)")
             ax.set_title(label, fontsize=10)
     axes[0].legend()
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)
 
 
 def main() -> None:
