@@ -119,11 +119,8 @@ def _plots(figures: dict, out_dir: Path) -> list[Path]:
     axes[2].set_xlabel("% gait cycle (real recording, right thigh strides)")
     axes[2].set_ylabel("student torque (N·m/kg)")
     axes[2].legend(fontsize=7)
-    fig.tight_layout()
-    path = out_dir / "robustness_and_recordings.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return [_profiles_plot(figures, out_dir, plt), path]
+    robustness = _save(fig, out_dir / "robustness_and_recordings.png", plt)
+    return [_profiles_plot(figures, out_dir, plt), robustness]
 
 
 def _profiles_plot(figures: dict, out_dir: Path, plt) -> Path:
@@ -138,8 +135,11 @@ def _profiles_plot(figures: dict, out_dir: Path, plt) -> Path:
         ax.set_xlabel("% gait cycle (right)")
     axes[0][0].set_ylabel("hip torque (N·m/kg, + flexion)")
     axes[0][0].legend(fontsize=7)
+    return _save(fig, out_dir / "torque_over_gait_cycle.png", plt)
+
+
+def _save(fig, path: Path, plt) -> Path:
     fig.tight_layout()
-    path = out_dir / "torque_over_gait_cycle.png"
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
