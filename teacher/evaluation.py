@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import multiprocessing as mp
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from teacher.config import RootSupportConfig
+from teacher.executor import Executor
 from teacher.sim.reference import MODEL_ANGLE_SIGN, SAMPLES, ReferenceGait
 
 SPEEDS = (0.8, 1.0, 1.25, 1.5)
@@ -157,37 +157,71 @@ def summarise(
     return result
 
 
-def _condition_worker(args: tuple) -> ConditionResult:
-    run_dir, speed, slope, exo, episodes, seconds, base_seed = args
-    from teacher.policy import TeacherPolicy
+@dataclass(frozen=True)
+class EpisodeTask:
+    """One episode of the grid: everything it depends on, so any worker (local or on a cluster) gives the same."""
 
-    teacher = TeacherPolicy(run_dir)
-    records = [
-        run_episode(teacher, teacher.sim_config, speed, slope, exo, base_seed + k, seconds) for k in range(episodes)
-    ]
-    return summarise(speed, slope, exo, records, ReferenceGait(teacher.sim_config.stride_length_at_1_25_m))
+    run_dir: str
+    checkpoint_hash: str
+    """The checkpoint it must find at ``run_dir``: saved results of another checkpoint never match."""
+    speed: float
+    slope: float
+    exo: bool
+    seed: int
+    seconds: float
+
+    @property
+    def label(self) -> str:
+        return f"condition {self.speed:g} m/s, {self.slope:g}°, exo {'on' if self.exo else 'off'}, seed {self.seed}"
+
+
+def run_episode_task(task: EpisodeTask) -> EpisodeRecord:
+    from teacher.policy import cached_policy
+
+    teacher = cached_policy(task.run_dir)
+    if teacher.hash != task.checkpoint_hash:
+        raise RuntimeError(f"{task.run_dir} holds checkpoint {teacher.hash}, not {task.checkpoint_hash}")
+    return run_episode(teacher, teacher.sim_config, task.speed, task.slope, task.exo, task.seed, task.seconds)
 
 
 def evaluate(
     run_dir: Path,
+    executor: Executor,
     speeds=SPEEDS,
     slopes=SLOPES,
     episodes: int = 3,
     seconds: float = 10.0,
-    workers: int = 2,
     progress: bool = True,
+    results_dir: Path | None = None,
 ) -> list[ConditionResult]:
-    from tqdm import tqdm
+    """The grid as one task per (condition, exo, episode), so workers share it evenly; summarised here.
 
-    jobs = [
-        (str(run_dir), s, sl, exo, episodes, seconds, 1000 * i)
-        for i, (s, sl, exo) in enumerate((s, sl, exo) for s in speeds for sl in slopes for exo in (False, True))
+    Condition ``i`` (speeds × slopes × exo off/on) seeds its episodes ``1000 i + k``. With ``results_dir``
+    finished episodes are kept there and a rerun of the same checkpoint's grid resumes.
+    """
+    from teacher.policy import cached_policy
+
+    run_dir = str(Path(run_dir).resolve())  # cluster workers do not share our working directory
+    teacher = cached_policy(run_dir)
+    conditions = [(s, sl, exo) for s in speeds for sl in slopes for exo in (False, True)]
+    tasks = [
+        EpisodeTask(run_dir, teacher.hash, s, sl, exo, 1000 * i + k, seconds)
+        for i, (s, sl, exo) in enumerate(conditions)
+        for k in range(episodes)
     ]
-    with mp.get_context("forkserver").Pool(workers) as pool:
-        results = list(
-            tqdm(pool.imap(_condition_worker, jobs), total=len(jobs), desc="teacher eval", disable=not progress)
-        )
-    return results
+    records = executor.map(
+        run_episode_task,
+        tasks,
+        labels=[t.label for t in tasks],
+        desc="teacher eval",
+        progress=progress,
+        results_dir=results_dir,
+    )
+    reference = ReferenceGait(teacher.sim_config.stride_length_at_1_25_m)
+    return [
+        summarise(s, sl, exo, records[i * episodes : (i + 1) * episodes], reference)
+        for i, (s, sl, exo) in enumerate(conditions)
+    ]
 
 
 def reduction_pct(results: list[ConditionResult], speed: float, slope: float) -> float:

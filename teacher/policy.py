@@ -6,6 +6,7 @@ saved observation normaliser and maps the policy's [-1, 1] action back to the en
 
 from __future__ import annotations
 
+import functools
 import pickle
 from pathlib import Path
 
@@ -45,3 +46,9 @@ class TeacherPolicy:
         action, _ = self.model.predict(normalised, deterministic=True)
         unit = np.clip(action, -1.0, 1.0)
         return self._env_low + (unit + 1.0) * 0.5 * (self._env_high - self._env_low)
+
+
+@functools.lru_cache(maxsize=4)
+def cached_policy(run_dir: str) -> TeacherPolicy:
+    """One loaded teacher per process and run directory: parallel tasks reuse their worker's copy."""
+    return TeacherPolicy(Path(run_dir))

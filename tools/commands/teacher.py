@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from firmware_bridge.config.paths import default_config
+from tools.commands import parallel
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,9 +25,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--slopes", type=float, nargs="+", default=None, help="default -10 -5 0 5 10")
     ev.add_argument("--episodes", type=int, default=3, help="seeded episodes per condition")
     ev.add_argument("--seconds", type=float, default=10.0, help="episode length")
-    ev.add_argument("--workers", type=int, default=2)
+    parallel.add_options(ev)
     ev.add_argument("--out", type=Path, default=None, help="report folder (default RUN_DIR/eval)")
     ev.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
+    ev.add_argument(
+        "--restart", action="store_true", help="recompute every episode (default: keep those in OUT/episodes)"
+    )
     ev.set_defaults(func=run_eval)
     tune = sub.add_parser(
         "tune-prior", help="cross-entropy search of the tracking prior's gains for unsupported walking (zero residual)"
@@ -39,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     tune.add_argument("--phases", type=float, nargs="+", default=[0.0, 0.5], help="gait phases to start from")
     tune.add_argument("--spread", type=float, default=0.3, help="initial spread, as a share of each gain's range")
     tune.add_argument("--seed", type=int, default=0)
-    tune.add_argument("--workers", type=int, default=2)
+    parallel.add_options(tune)
     tune.add_argument("--out", type=Path, default=Path("runs/prior-search"), help="writes search.csv and best.yaml")
     tune.add_argument("--no-progress", action="store_true")
     tune.add_argument(
@@ -76,6 +80,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_eval(args: argparse.Namespace) -> int:
     import shlex
+    import shutil
     import sys
 
     from teacher import evaluation
@@ -85,18 +90,24 @@ def run_eval(args: argparse.Namespace) -> int:
     from teacher.training import checkpoint
     from tools.errors import UserError
 
-    try:
-        teacher = TeacherPolicy(args.run_dir)
-    except FileNotFoundError as exc:
-        raise UserError(str(exc)) from exc
-    results = evaluation.evaluate(
-        args.run_dir,
-        speeds=tuple(args.speeds or evaluation.SPEEDS),
-        slopes=tuple(args.slopes or evaluation.SLOPES),
-        episodes=args.episodes,
-        seconds=args.seconds,
-        workers=args.workers,
-    )
+    with parallel.executor(args) as executor:
+        try:
+            teacher = TeacherPolicy(args.run_dir)
+        except FileNotFoundError as exc:
+            raise UserError(str(exc)) from exc
+        out = args.out or args.run_dir / "eval"
+        finished = out / "episodes"  # each finished episode, so that a failed grid resumes
+        if args.restart:
+            shutil.rmtree(finished, ignore_errors=True)
+        results = evaluation.evaluate(
+            args.run_dir,
+            executor,
+            speeds=tuple(args.speeds or evaluation.SPEEDS),
+            slopes=tuple(args.slopes or evaluation.SLOPES),
+            episodes=args.episodes,
+            seconds=args.seconds,
+            results_dir=finished,
+        )
     state = checkpoint.read_state(args.run_dir)
     meta = {
         "run_dir": str(args.run_dir),
@@ -108,7 +119,6 @@ def run_eval(args: argparse.Namespace) -> int:
         "seconds": args.seconds,
         "command": "hipexo " + shlex.join(sys.argv[1:]),
     }
-    out = args.out or args.run_dir / "eval"
     report = write_report(results, out, meta, ReferenceGait(teacher.sim_config.stride_length_at_1_25_m))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

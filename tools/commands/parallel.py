@@ -1,0 +1,38 @@
+"""``--ray ADDRESS`` and ``--workers N``, spelt the same on every command that runs parallel work."""
+
+from __future__ import annotations
+
+import argparse
+
+from teacher.executor import machine_workers
+
+
+def add_options(parser: argparse.ArgumentParser, default=None) -> None:
+    """``default=argparse.SUPPRESS`` for a sub-command that repeats its parent's options."""
+    parser.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        default=default,
+        help="run on the Ray cluster at ADDRESS ('auto' or HEAD:6379; needs the cluster extra, docs/cluster.md); "
+        "default: a local process pool",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        default=default,
+        help=f"tasks in parallel (default: this machine's {machine_workers()} cores, or the Ray cluster's CPUs)",
+    )
+
+
+def executor(args: argparse.Namespace):
+    """The executor the options ask for; a cluster that cannot be used is a user error (exit 2, nothing started)."""
+    from teacher.executor import ClusterUnavailable, make_executor
+    from tools.errors import UserError
+
+    if args.workers is not None and args.workers < 1:
+        raise UserError(f"--workers {args.workers}: needs at least 1")
+    try:
+        return make_executor(args.ray, args.workers)
+    except ClusterUnavailable as exc:
+        raise UserError(str(exc)) from exc
