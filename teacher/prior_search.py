@@ -10,13 +10,14 @@ The score is the mean share of ``steps`` survived plus ``tracking_weight`` × th
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing
+import pickle
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from teacher.config import JointGains, RootSupportConfig, SimConfig, TrackingPriorConfig
+from teacher.executor import Executor
 
 
 @dataclass(frozen=True)
@@ -132,21 +133,23 @@ def walk(
     return survived, tracking
 
 
-_WORKER: dict = {}
+_BACKENDS: dict[bytes, object] = {}
 
 
-def _init_worker(sim: SimConfig) -> None:
-    from teacher.env.walker import HipExoWalkerEnv
+def _backend(sim: SimConfig):
+    """One compiled model per worker process and sim config, reused by every candidate it walks."""
+    key = pickle.dumps(sim)
+    if key not in _BACKENDS:
+        from teacher.env.walker import HipExoWalkerEnv
 
-    _WORKER["sim"] = sim
-    _WORKER["backend"] = HipExoWalkerEnv(sim).backend  # one compiled model per worker, reused by every trial
+        _BACKENDS[key] = HipExoWalkerEnv(sim).backend
+    return _BACKENDS[key]
 
 
-def _evaluate(job: tuple[dict[str, float], tuple, int, float]) -> Trial:
-    gains, episodes, steps, tracking_weight = job
-    sim = _WORKER["sim"]
-    sim = dataclasses.replace(sim, tracking_prior=with_gains(sim.tracking_prior, gains))
-    survived, tracking = walk(sim, episodes, steps, backend=_WORKER["backend"])
+def evaluate_candidate(job: tuple[SimConfig, dict[str, float], tuple, int, float]) -> Trial:
+    sim, gains, episodes, steps, tracking_weight = job
+    candidate = dataclasses.replace(sim, tracking_prior=with_gains(sim.tracking_prior, gains))
+    survived, tracking = walk(candidate, episodes, steps, backend=_backend(sim))
     score = float(np.mean(survived) / steps + tracking_weight * np.mean(tracking))
     return Trial(gains, tuple(survived), tuple(tracking), score)
 
@@ -162,7 +165,7 @@ def search(
     spread: float = 0.3,
     tracking_weight: float = 0.1,
     seed: int = 0,
-    workers: int = 2,
+    executor: Executor,
     on_generation: Callable[[Generation], None] | None = None,
 ) -> Trial:
     """Cross-entropy method from ``sim``'s own gains; returns the best trial seen (the start included)."""
@@ -170,25 +173,31 @@ def search(
     mean = np.array([g.unit(gains_of(sim.tracking_prior)[g.name]) for g in GAINS]).clip(0.0, 1.0)
     sigma = np.full(len(GAINS), spread)
     best: Trial | None = None
-    with multiprocessing.get_context("forkserver").Pool(workers, _init_worker, (sim,)) as pool:
-        for index in range(generations):
-            units = np.clip(mean + sigma * rng.standard_normal((population, len(GAINS))), 0.0, 1.0)
-            if index == 0:
-                units[0] = mean  # the starting gains compete too
-            jobs = [
-                ({g.name: g.value(u) for g, u in zip(GAINS, row, strict=True)}, tuple(episodes), steps, tracking_weight)
-                for row in units
-            ]
-            trials = pool.map(_evaluate, jobs)
-            scores = np.array([t.score for t in trials])
-            chosen = np.argsort(scores)[-elite:]
-            mean = units[chosen].mean(axis=0)
-            sigma = np.maximum(units[chosen].std(axis=0), 0.02)
-            leader = trials[int(np.argmax(scores))]
-            if best is None or leader.score > best.score:
-                best = leader
-            if on_generation:
-                on_generation(Generation(index, leader, float(scores.mean())))
+    for index in range(generations):
+        units = np.clip(mean + sigma * rng.standard_normal((population, len(GAINS))), 0.0, 1.0)
+        if index == 0:
+            units[0] = mean  # the starting gains compete too
+        jobs = [
+            (
+                sim,
+                {g.name: g.value(u) for g, u in zip(GAINS, row, strict=True)},
+                tuple(episodes),
+                steps,
+                tracking_weight,
+            )
+            for row in units
+        ]
+        labels = [f"generation {index} candidate {k}" for k in range(population)]
+        trials = executor.map(evaluate_candidate, jobs, labels=labels, progress=False)
+        scores = np.array([t.score for t in trials])
+        chosen = np.argsort(scores)[-elite:]
+        mean = units[chosen].mean(axis=0)
+        sigma = np.maximum(units[chosen].std(axis=0), 0.02)
+        leader = trials[int(np.argmax(scores))]
+        if best is None or leader.score > best.score:
+            best = leader
+        if on_generation:
+            on_generation(Generation(index, leader, float(scores.mean())))
     assert best is not None
     return best
 

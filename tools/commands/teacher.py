@@ -170,17 +170,18 @@ def run_tune_prior(args: argparse.Namespace) -> int:
             bar.update(1)
             bar.set_postfix(best=f"{best.score:.3f}", mean=f"{generation.mean_score:.3f}")
 
-        best = search(
-            sim,
-            episodes,
-            generations=args.generations,
-            population=args.population,
-            steps=args.steps,
-            spread=args.spread,
-            seed=args.seed,
-            workers=args.workers,
-            on_generation=record,
-        )
+        with parallel.executor(args) as executor:
+            best = search(
+                sim,
+                episodes,
+                generations=args.generations,
+                population=args.population,
+                steps=args.steps,
+                spread=args.spread,
+                seed=args.seed,
+                executor=executor,
+                on_generation=record,
+            )
     bar.close()
     (args.out / "best.yaml").write_text(
         f"# score {best.score:.4f}; steps survived of {args.steps}: {list(best.steps)}\n"
