@@ -83,6 +83,31 @@ def rollout(
     return Episode(speed, slope, seed, imu, labels_array, fell, float(np.mean(metabolic)), np.array(clean), mass)
 
 
+@dataclass(frozen=True)
+class RolloutTask:
+    """One rollout as a pure function of its arguments, for the executor's workers (local or on a cluster)."""
+
+    teacher_dir: str
+    teacher_hash: str
+    config: DistillConfig
+    speed: float
+    slope: float
+    seed: int
+    driver: Driver | None = None
+    """Picklable (it travels to the worker), e.g. :class:`distill.train.StudentDriver`."""
+
+    @property
+    def label(self) -> str:
+        return f"rollout {self.speed:g} m/s, {self.slope:g}°, seed {self.seed}"
+
+
+def run_rollout_task(task: RolloutTask) -> Episode:
+    from teacher.policy import cached_policy
+
+    teacher = cached_policy(task.teacher_dir, task.teacher_hash)
+    return rollout(teacher, task.config, task.speed, task.slope, task.seed, task.driver)
+
+
 def save_dataset(path: Path, episodes: list[Episode], metadata: dict) -> Path:
     """One .npz (concatenated periods + episode boundaries) and a .json of conditions, seeds, provenance."""
     path = Path(path)

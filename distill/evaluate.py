@@ -21,7 +21,7 @@ import torch
 from distill.collect import Episode, rollout
 from distill.config import DistillConfig
 from distill.randomise import SensorModel
-from distill.train import IMU_NAMES, student_driver
+from distill.train import IMU_NAMES, StudentDriver
 from firmware_bridge.config import DeviceConfig, SubjectConfig, load_config
 from firmware_bridge.config.paths import SHARED_DATA_DIR, default_config
 from firmware_bridge.features import FeatureSpec, sliding_windows
@@ -111,7 +111,7 @@ def evaluate(teacher, model: torch.nn.Module, spec: FeatureSpec, config: Distill
         row = {"speed_m_s": speed, "slope_deg": slope, "held_out": held_out, "teacher_fell": episode.fell}
         row |= compare(episode, student_commands(model, spec, episode.imu), episode.labels, rate)
         if held_out:
-            driven = rollout(teacher, config, speed, slope, seed + k, student_driver(model, spec))
+            driven = rollout(teacher, config, speed, slope, seed + k, StudentDriver(model, spec))
             off = rollout(teacher, config, speed, slope, seed + k, lambda history: np.zeros(2))
             teacher_gain = off.metabolic_w_per_kg - episode.metabolic_w_per_kg
             row["closed_loop"] = {

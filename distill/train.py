@@ -7,18 +7,21 @@ its newest period.
 
 from __future__ import annotations
 
+import contextlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from distill.collect import Episode, load_dataset, rollout, save_dataset
+from distill.collect import Episode, RolloutTask, load_dataset, run_rollout_task, save_dataset
 from distill.config import DistillConfig
 from distill.models import build_student
 from firmware_bridge.config.paths import REPO_ROOT
 from firmware_bridge.features import FeatureSpec, sliding_windows
+from teacher.executor import Executor, make_executor
 
 IMU_NAMES = ("pelvis", "thigh_r", "thigh_l")
 """Order of the simulated IMUs (the device config's), as collected."""
@@ -68,37 +71,50 @@ def fit(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, config: DistillCon
     return losses
 
 
-def student_driver(model: torch.nn.Module, spec: FeatureSpec):
-    """The student as the env's exo driver in a DAgger round: newest window of the randomised history."""
+@dataclass
+class StudentDriver:
+    """The student as the env's exo driver in a DAgger round: newest window of the randomised history.
 
-    def drive(history: np.ndarray) -> np.ndarray:
+    A class, not a closure, so that it pickles and travels with the rollouts to the executor's workers.
+    """
+
+    model: torch.nn.Module
+    spec: FeatureSpec
+
+    def __call__(self, history: np.ndarray) -> np.ndarray:
+        spec = self.spec
         if len(history) < spec.window:
             return np.zeros(2)
         window = sliding_windows(spec, IMU_NAMES, history[-spec.window :].reshape(spec.window, -1))
         with torch.no_grad():
-            return model(torch.from_numpy(window)).numpy()[0]
-
-    return drive
+            return self.model(torch.from_numpy(window)).numpy()[0]
 
 
-def collect(teacher, config: DistillConfig, driver=None, seed_offset: int = 0, progress: bool = True) -> list[Episode]:
+def collect(
+    teacher,
+    config: DistillConfig,
+    driver: StudentDriver | None = None,
+    seed_offset: int = 0,
+    progress: bool = True,
+    executor: Executor | None = None,
+) -> list[Episode]:
+    """Every condition's episodes, in parallel through ``executor`` (default: a local pool for this call)."""
     conditions = [(s, sl) for s in config.speeds_m_s for sl in config.slopes_deg]
-    jobs = [
-        (s, sl, config.seed + seed_offset + 1000 * i + k)
+    run_dir = str(teacher.run_dir.resolve())  # cluster workers do not share our working directory
+    tasks = [
+        RolloutTask(run_dir, teacher.hash, config, s, sl, config.seed + seed_offset + 1000 * i + k, driver)
         for i, (s, sl) in enumerate(conditions)
         for k in range(config.episodes_per_condition)
     ]
-    return [
-        rollout(teacher, config, s, sl, seed, driver)
-        for s, sl, seed in tqdm(jobs, desc="rollouts", disable=not progress)
-    ]
+    with contextlib.nullcontext(executor) if executor else make_executor() as pool:
+        return pool.map(run_rollout_task, tasks, labels=[t.label for t in tasks], desc="rollouts", progress=progress)
 
 
 def output_dir(config: DistillConfig) -> Path:
     return REPO_ROOT / config.out_dir
 
 
-def collect_stage(config: DistillConfig, progress: bool = True) -> Path:
+def collect_stage(config: DistillConfig, progress: bool = True, executor: Executor | None = None) -> Path:
     """Round 0: the teacher drives and labels. Kept when it exists for the same teacher checkpoint."""
     from teacher.policy import TeacherPolicy
 
@@ -107,10 +123,11 @@ def collect_stage(config: DistillConfig, progress: bool = True) -> Path:
     if path.is_file() and json.loads(path.with_suffix(".json").read_text()).get("teacher_sha256") == teacher.hash:
         return path
     meta = {"teacher": config.teacher, "teacher_sha256": teacher.hash, "teacher_steps": teacher.total_steps}
-    return save_dataset(path, collect(teacher, config, progress=progress), {**meta, "round": 0, "driver": "teacher"})
+    episodes = collect(teacher, config, progress=progress, executor=executor)
+    return save_dataset(path, episodes, {**meta, "round": 0, "driver": "teacher"})
 
 
-def train_stage(config: DistillConfig, progress: bool = True) -> dict:
+def train_stage(config: DistillConfig, progress: bool = True, executor: Executor | None = None) -> dict:
     """Fit on round 0, then DAgger rounds (the student drives, the teacher labels, aggregate, refit).
 
     Each round's dataset (``data/round_<r>.npz``) and model (``student_round_<r>.pt``) are kept, so an
@@ -141,9 +158,8 @@ def train_stage(config: DistillConfig, progress: bool = True) -> dict:
             break
         data = out / "data" / f"round_{round_ + 1}.npz"
         if not data.is_file():
-            new = collect(
-                teacher, config, student_driver(model, spec), seed_offset=100_000 * (round_ + 1), progress=progress
-            )
+            driver = StudentDriver(model, spec)
+            new = collect(teacher, config, driver, 100_000 * (round_ + 1), progress, executor)
             save_dataset(data, new, {**meta, "round": round_ + 1, "driver": "student"})
         episodes += load_dataset(data)
     torch.save(model.state_dict(), out / "student.pt")
@@ -165,10 +181,10 @@ def load_trained(config: DistillConfig) -> dict:
     return {"model": model, "spec": spec, "summary": summary, "out": out}
 
 
-def distil(config: DistillConfig, progress: bool = True) -> dict:
+def distil(config: DistillConfig, progress: bool = True, executor: Executor | None = None) -> dict:
     """collect → train with DAgger; resumes whatever stage an earlier run finished."""
-    collect_stage(config, progress)
-    return train_stage(config, progress)
+    collect_stage(config, progress, executor)
+    return train_stage(config, progress, executor)
 
 
 def datasets(out: Path) -> list[Episode]:

@@ -11,12 +11,16 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from teacher.config import RootSupportConfig
 from teacher.executor import Executor
 from teacher.sim.reference import MODEL_ANGLE_SIGN, SAMPLES, ReferenceGait
+
+if TYPE_CHECKING:
+    from teacher.policy import TeacherPolicy
 
 SPEEDS = (0.8, 1.0, 1.25, 1.5)
 SLOPES = (-10.0, -5.0, 0.0, 5.0, 10.0)
@@ -163,7 +167,8 @@ class EpisodeTask:
 
     run_dir: str
     checkpoint_hash: str
-    """The checkpoint it must find at ``run_dir``: saved results of another checkpoint never match."""
+    """The checkpoint it must find at ``run_dir``; also part of the saved results' key, so a retrained teacher
+    never picks up its predecessor's episodes."""
     speed: float
     slope: float
     exo: bool
@@ -178,14 +183,12 @@ class EpisodeTask:
 def run_episode_task(task: EpisodeTask) -> EpisodeRecord:
     from teacher.policy import cached_policy
 
-    teacher = cached_policy(task.run_dir)
-    if teacher.hash != task.checkpoint_hash:
-        raise RuntimeError(f"{task.run_dir} holds checkpoint {teacher.hash}, not {task.checkpoint_hash}")
+    teacher = cached_policy(task.run_dir, task.checkpoint_hash)
     return run_episode(teacher, teacher.sim_config, task.speed, task.slope, task.exo, task.seed, task.seconds)
 
 
 def evaluate(
-    run_dir: Path,
+    teacher: TeacherPolicy,
     executor: Executor,
     speeds=SPEEDS,
     slopes=SLOPES,
@@ -199,10 +202,7 @@ def evaluate(
     Condition ``i`` (speeds × slopes × exo off/on) seeds its episodes ``1000 i + k``. With ``results_dir``
     finished episodes are kept there and a rerun of the same checkpoint's grid resumes.
     """
-    from teacher.policy import cached_policy
-
-    run_dir = str(Path(run_dir).resolve())  # cluster workers do not share our working directory
-    teacher = cached_policy(run_dir)
+    run_dir = str(teacher.run_dir.resolve())  # cluster workers do not share our working directory
     conditions = [(s, sl, exo) for s in speeds for sl in slopes for exo in (False, True)]
     tasks = [
         EpisodeTask(run_dir, teacher.hash, s, sl, exo, 1000 * i + k, seconds)

@@ -49,6 +49,13 @@ class TeacherPolicy:
 
 
 @functools.lru_cache(maxsize=4)
-def cached_policy(run_dir: str) -> TeacherPolicy:
-    """One loaded teacher per process and run directory: parallel tasks reuse their worker's copy."""
-    return TeacherPolicy(Path(run_dir))
+def cached_policy(run_dir: str, checkpoint_hash: str) -> TeacherPolicy:
+    """The teacher at ``run_dir``, loaded once per worker process for all its parallel tasks.
+
+    It must be the checkpoint the driver hashed: a cluster worker with another copy of ``models/`` fails
+    instead of mixing two teachers in one grid.
+    """
+    teacher = TeacherPolicy(Path(run_dir))
+    if teacher.hash != checkpoint_hash:
+        raise RuntimeError(f"{run_dir} holds checkpoint {teacher.hash} on this worker, not {checkpoint_hash}")
+    return teacher

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from firmware_bridge.config.paths import default_config
+from tools.commands import parallel
 
 STAGES = ("collect", "train", "export", "eval")
 
@@ -23,6 +24,7 @@ def _options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     )
     parser.add_argument("--teacher", type=Path, default=default, help="override the config's teacher run dir")
     parser.add_argument("--out", type=Path, default=default, help="override the config's out_dir")
+    parallel.add_options(parser, default)  # rollouts of collect and of the DAgger rounds
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -62,17 +64,18 @@ def run_distill(args: argparse.Namespace) -> int:
 
     config = _config(args)
     try:
-        for stage in args.stages:
-            print(f"distill {stage}: {train.output_dir(config)}", flush=True)
-            if stage == "collect":
-                print(f"  dataset {train.collect_stage(config)}")
-            elif stage == "train":
-                rounds = train.train_stage(config)["summary"]["rounds"]
-                print(f"  rounds {json.dumps(rounds)}")
-            elif stage == "export":
-                _export(config)
-            else:
-                _evaluate(config)
+        with parallel.executor(args) as executor:
+            for stage in args.stages:
+                print(f"distill {stage}: {train.output_dir(config)}", flush=True)
+                if stage == "collect":
+                    print(f"  dataset {train.collect_stage(config, executor=executor)}")
+                elif stage == "train":
+                    rounds = train.train_stage(config, executor=executor)["summary"]["rounds"]
+                    print(f"  rounds {json.dumps(rounds)}")
+                elif stage == "export":
+                    _export(config)
+                else:
+                    _evaluate(config)
     except FileNotFoundError as exc:
         raise UserError(str(exc)) from exc
     return 0

@@ -100,7 +100,7 @@ def run_eval(args: argparse.Namespace) -> int:
         if args.restart:
             shutil.rmtree(finished, ignore_errors=True)
         results = evaluation.evaluate(
-            args.run_dir,
+            teacher,
             executor,
             speeds=tuple(args.speeds or evaluation.SPEEDS),
             slopes=tuple(args.slopes or evaluation.SLOPES),
