@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,9 +59,14 @@ class JointGains:
     knee: float = spec(ge=0.0)
     ankle: float = spec(ge=0.0)
 
+    @functools.cached_property
+    def _per_joint(self) -> np.ndarray:
+        return np.array([self.hip, self.knee, self.ankle] * 2)
+
     def per_joint(self) -> np.ndarray:
-        """The gains in the order of the six leg joints (right hip, knee, ankle, then left)."""
-        return np.tile([self.hip, self.knee, self.ankle], 2)
+        """The gains in the order of the six leg joints (right hip, knee, ankle, then left); computed once,
+        the prior reads them every control step (read-only)."""
+        return self._per_joint
 
 
 @dataclass(frozen=True)

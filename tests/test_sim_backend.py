@@ -101,8 +101,8 @@ def test_vectorised_muscle_curves_match_mujoco(backend):
         expected = np.array(
             [-mujoco.mju_muscleGain(x, v, lr, acc0, prm) for x, v in zip(lengths, velocities, strict=True)]
         )
-        fl = force_length(length_norm, backend._lmin[k : k + 1], backend._lmax[k : k + 1])
-        fv = force_velocity(velocity_norm, backend._fvmax[k : k + 1])
+        fl = force_length(length_norm, np.full(400, backend._lmin[k]), np.full(400, backend._lmax[k]))
+        fv = force_velocity(velocity_norm, np.full(400, backend._fvmax[k]))
         np.testing.assert_allclose(prm[2] * fl * fv, expected, rtol=1e-9, atol=1e-9)
 
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from firmware_bridge.config import load_config
 from teacher.config import BalanceConfig, JointGains, SimConfig, TrackingPriorConfig
 from teacher.env import HipExoWalkerEnv
-from teacher.env.tracking_prior import desired_torques, excitations_for, pd_torques, stance_weights
+from teacher.env.tracking_prior import MuscleAllocator, desired_torques, pd_torques, stance_weights
 from teacher.sim.backend import BodyState
 
 
@@ -23,16 +23,15 @@ def test_excitations_stay_in_bounds_and_realise_a_reachable_torque(seed):
     rng = np.random.default_rng(seed)
     torque_map = rng.normal(0.0, 50.0, (6, 22))
     wanted = rng.uniform(0.0, 1.0, 22)
-    config = TrackingPriorConfig(enabled=True, regularisation=1e-6)
-    excitations = excitations_for(config, torque_map, torque_map @ wanted)
+    excitations = MuscleAllocator(22, regularisation=1e-6).solve(torque_map, torque_map @ wanted)
     assert np.all((excitations >= 0.0) & (excitations <= 1.0))
     np.testing.assert_allclose(torque_map @ excitations, torque_map @ wanted, atol=1e-3)
 
 
 def test_regularisation_trades_torque_for_smaller_excitations():
     torque_map = np.tile(np.array([[40.0, -40.0]]), (1, 1))
-    loose = excitations_for(TrackingPriorConfig(regularisation=1e-6), torque_map, np.array([20.0]))
-    tight = excitations_for(TrackingPriorConfig(regularisation=1e4), torque_map, np.array([20.0]))
+    loose = MuscleAllocator(2, regularisation=1e-6).solve(torque_map, np.array([20.0]))
+    tight = MuscleAllocator(2, regularisation=1e4).solve(torque_map, np.array([20.0]))
     assert loose[0] == pytest.approx(0.5, abs=1e-3) and loose[1] == pytest.approx(0.0, abs=1e-6)
     assert 0.0 < tight[0] < loose[0]
 

@@ -89,7 +89,7 @@ def test_only_a_dropping_pelvis_is_a_fall(sim_config):
     backend = env.backend
     zero = np.zeros(env.action_space.shape, dtype=np.float32)
     env.reset(seed=0, options={"speed_m_s": 1.25, "phase": 0.0})
-    backend.data.qpos[backend._root_x] += 2.0
+    backend.data.qpos[backend._root_xz[0]] += 2.0
     assert not env.step(zero)[2]
     limp = HipExoWalkerEnv(dataclasses.replace(sim_config, tracking_prior=TrackingPriorConfig()))
     limp.reset(seed=0, options={"speed_m_s": 1.25, "phase": 0.0})

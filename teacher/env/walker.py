@@ -76,10 +76,14 @@ class HipExoWalkerEnv(gym.Env):
         self.action_space = gym.spaces.Box(low=low, high=high)
         self.control_dt = 1.0 / self.config.control_rate_hz
         self._lookahead_s = np.array(self.config.reference_lookahead_s)
+        # One reference lookup per control step at these offsets: now (reward), the observation's lookaheads,
+        # and the prior's lookahead (used by the next step's muscle excitations).
+        self._reference_offsets_s = np.r_[0.0, self._lookahead_s, self.config.tracking_prior.lookahead_s]
         self._max_steps = round(self.config.episode_s * self.config.control_rate_hz)
+        self._allocator = tracking_prior.MuscleAllocator(len(names), self.config.tracking_prior.regularisation)
         self.speed = self.slope = self.phase = 0.0
         self._reset_internal(1.0, 0.0, 0.0)
-        obs = self._observation(self.backend.body_state(), self.backend.muscle_state())
+        obs = self._observation(self._body, self._muscles)
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=obs.shape, dtype=np.float32)
 
     # --- gymnasium API -----------------------------------------------------------------------------
@@ -91,8 +95,11 @@ class HipExoWalkerEnv(gym.Env):
         slope = options.get("slope_deg", rng.uniform(*self.config.slope_range_deg))
         phase = options.get("phase", rng.choice(self.config.start_phases))
         self._reset_internal(float(speed), float(slope), float(phase))
-        body, muscles = self.backend.body_state(), self.backend.muscle_state()
-        return self._observation(body, muscles), {"speed_m_s": self.speed, "slope_deg": self.slope, "phase": self.phase}
+        return self._observation(self._body, self._muscles), {
+            "speed_m_s": self.speed,
+            "slope_deg": self.slope,
+            "phase": self.phase,
+        }
 
     def step(self, action: np.ndarray):
         excitations, command = self.begin_step(action)
@@ -136,20 +143,22 @@ class HipExoWalkerEnv(gym.Env):
         imu, torques = self._period_imu, self._period_torque
         self._steps += 1
         self.phase = (self.phase + self.control_dt / self.reference.stride_time_s(self.speed)) % 1.0
-        body, muscles = self.backend.body_state(), self.backend.muscle_state()
+        body, muscles = self._body, self._muscles = self.backend.body_state(), self.backend.muscle_state()
+        self._sample_reference()
         energy = metabolic_rate(self.metabolic, muscles)
         mass = self.backend.body_mass_kg
-        ref = self.reference.sample(self.speed, self.phase)
-        ref_angles = ref.angles_rad.reshape(-1)
-        torque = np.mean(torques, axis=0)
+        ref_angles, ref_velocities, ref_hip_moments = (part[0] for part in self._reference)
+        torque = sum(torques) / len(torques)
         errors = {
             "joint_position": rewards.joint_position_error(body.joint_angles[1:], ref_angles),
-            "joint_velocity": rewards.joint_position_error(body.joint_velocities[1:], ref.velocities_rad_s.reshape(-1)),
+            "joint_velocity": rewards.joint_position_error(body.joint_velocities[1:], ref_velocities),
             "root": rewards.root_error(body.com_velocity[0], self.speed, body.joint_angles[0]),
             "end_effector": float(
-                np.sum((body.foot_positions - self.backend.foot_positions_for(np.r_[0.0, ref_angles])) ** 2)
+                np.sum(
+                    (body.foot_positions - self.backend.foot_positions_for(np.concatenate(([0.0], ref_angles)))) ** 2
+                )
             ),
-            "torque": float(np.sum((body.hip_moments_nm / mass - ref.hip_moment_nm_per_kg) ** 2)),
+            "torque": float(np.sum((body.hip_moments_nm / mass - ref_hip_moments) ** 2)),
         }
         costs = {
             "effort": energy.total_w / mass,
@@ -205,20 +214,17 @@ class HipExoWalkerEnv(gym.Env):
         prior = self.config.tracking_prior
         if not prior.enabled:
             return np.clip(muscle_action, 0.0, 1.0)
-        body = self.backend.body_state()
-        ref = self.reference.sample(
-            self.speed, self.phase + prior.lookahead_s / self.reference.stride_time_s(self.speed)
-        )
+        angles, velocities, _ = self._reference
         torques = tracking_prior.desired_torques(
             prior,
-            body,
-            ref.angles_rad.reshape(-1),
-            ref.velocities_rad_s.reshape(-1),
+            self._body,
+            angles[-1],
+            velocities[-1],
             self.speed,
             self._body_weight_n,
             self.slope,
         )
-        base = tracking_prior.excitations_for(prior, self.backend.muscle_torque_map(), torques)
+        base = self._allocator.solve(self.backend.muscle_torque_map(self._muscles), torques)
         return np.clip(base + prior.residual_scale * muscle_action, 0.0, 1.0)
 
     def _excitation_limits(self, config: SimConfig) -> np.ndarray:
@@ -238,12 +244,22 @@ class HipExoWalkerEnv(gym.Env):
         self._applied_torque_nm = np.zeros(2)
         self._previous_excitations = np.zeros(len(self.max_excitation))
         self._steps = 0
-        self._start_root = self.backend.body_state().root_position.copy()
+        self._allocator.reset()
+        self._body, self._muscles = self.backend.body_state(), self.backend.muscle_state()
+        self._sample_reference()
+        self._start_root = self._body.root_position.copy()
+
+    def _sample_reference(self) -> None:
+        """The reference at :attr:`_reference_offsets_s` ahead of the current phase: angles and velocities
+        (offset, 6 joints), hip moments (offset, side)."""
+        stride = self.reference.stride_time_s(self.speed)
+        angles, velocities, hip = self.reference.sample_phases(
+            self.speed, self.phase + self._reference_offsets_s / stride
+        )
+        self._reference = (angles.reshape(len(angles), -1), velocities.reshape(len(angles), -1), hip)
 
     def _observation(self, body, muscles) -> np.ndarray:
-        stride = self.reference.stride_time_s(self.speed)
-        ahead, _, _ = self.reference.sample_phases(self.speed, self.phase + self._lookahead_s / stride)
-        future = ahead.reshape(len(self._lookahead_s), -1) - body.joint_angles[1:]
+        future = self._reference[0][1 : 1 + len(self._lookahead_s)] - body.joint_angles[1:]
         shaped = self._applied_torque_nm / self.shaping.full_scale_nm
         obs = np.concatenate(
             [

@@ -113,6 +113,8 @@ class SimBackend(ABC):
         """Per muscle: maximum isometric force (N), optimal fibre length (m), max shortening velocity (l_opt/s)."""
 
     @abstractmethod
-    def muscle_torque_map(self) -> np.ndarray:
+    def muscle_torque_map(self, muscles: MuscleEnergyState) -> np.ndarray:
         """(joint, muscle) torque in N·m per unit activation at the current state, for the joints after the
-        pelvis in ``JOINTS`` order: moment arm × the active force an activation of 1 would produce."""
+        pelvis in ``JOINTS`` order: moment arm × the active force an activation of 1 would produce.
+
+        ``muscles`` is :meth:`muscle_state` at this same instant (the caller has it already)."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from importlib.resources import files
 
 import numpy as np
+from numba import njit
 
 ANGLE_COLUMNS = ("hip_angle_deg", "knee_angle_deg", "ankle_angle_deg")
 MOMENT_COLUMNS = ("hip_moment_nm_per_kg", "knee_moment_nm_per_kg", "ankle_moment_nm_per_kg")
@@ -68,13 +69,7 @@ class ReferenceGait:
     def sample_phases(self, speed_m_s: float, phases: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Vectorised :meth:`sample` over phases: angles and velocities (n, side, joint), hip moments (n, side)."""
         rad, moments, stride = self._model_curves(speed_m_s)
-        x = ((np.asarray(phases)[:, None] + SIDE_PHASE_OFFSETS) % 1.0) * (SAMPLES - 1)
-        i = np.minimum(x.astype(int), SAMPLES - 2)
-        w = (x - i)[..., None]
-        angles = (1.0 - w) * rad[i] + w * rad[i + 1]
-        velocities = (rad[i + 1] - rad[i]) * ((SAMPLES - 1) / stride)
-        hip = (1.0 - w[..., 0]) * moments[i] + w[..., 0] * moments[i + 1]
-        return angles, velocities, hip
+        return _interpolate(rad, moments, stride, np.asarray(phases, dtype=np.float64), SIDE_PHASE_OFFSETS)
 
     def _model_curves(self, speed_m_s: float) -> tuple[np.ndarray, np.ndarray, float]:
         """Angle curves in model sign and radians, hip moments, stride time; cached (a speed holds per episode)."""
@@ -87,3 +82,21 @@ class ReferenceGait:
             )
             self._cached_speed = speed_m_s
         return self._cached
+
+
+@njit(cache=True)
+def _interpolate(rad, moments, stride_s, phases, side_offsets):
+    """Linear interpolation of the 101-sample curves at each (phase + side offset) mod 1; the velocity is the
+    slope of the segment the phase falls in. Compiled: the env samples the reference every control step."""
+    n, sides, joints = len(phases), len(side_offsets), rad.shape[1]
+    angles, velocities, hip = np.empty((n, sides, joints)), np.empty((n, sides, joints)), np.empty((n, sides))
+    for p in range(n):
+        for s in range(sides):
+            x = ((phases[p] + side_offsets[s]) % 1.0) * (SAMPLES - 1)
+            i = min(int(x), SAMPLES - 2)
+            w = x - i
+            for j in range(joints):
+                angles[p, s, j] = (1.0 - w) * rad[i, j] + w * rad[i + 1, j]
+                velocities[p, s, j] = (rad[i + 1, j] - rad[i, j]) * ((SAMPLES - 1) / stride_s)
+            hip[p, s] = (1.0 - w) * moments[i] + w * moments[i + 1]
+    return angles, velocities, hip

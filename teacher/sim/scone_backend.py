@@ -266,10 +266,10 @@ class SconeBackend(SimBackend):
             out[side] = point
         return out
 
-    def muscle_torque_map(self) -> np.ndarray:
+    def muscle_torque_map(self, muscles: MuscleEnergyState) -> np.ndarray:
         """Moment arm (``Muscle.dof_moment_arm``) × maximum force × the force-length multiplier."""
         f_max, _, _ = self.muscle_parameters()
-        force = f_max * self.muscle_state().force_length_multiplier
+        force = f_max * muscles.force_length_multiplier
         dofs = [self._dofs[i] for i in self._joint_idx[1:]]
         arms = np.array([[mu.dof_moment_arm(dof) for mu in self._muscles] for dof in dofs], dtype=float)
         return arms * force
