@@ -98,10 +98,20 @@ class TeacherTrainer:
         self.resume = resume
 
     # --- setup -------------------------------------------------------------------------------------
+    ray_address: str | None = None
+    """Ray cluster for the env workers (``--ray``); None: local subprocesses."""
+
     def _venv(self) -> VecEnv:
         sim = self.sim_configs[self.curriculum.stage]
         thunks = [make_env(sim) for _ in range(self.config.n_envs)]
-        venv = SubprocVecEnv(thunks, start_method="forkserver") if self.config.n_envs > 1 else DummyVecEnv(thunks)
+        if self.ray_address:  # env workers as Ray actors (docs/cluster.md)
+            from teacher.training.ray_vec_env import RayVecEnv
+
+            venv: VecEnv = RayVecEnv(thunks, self.ray_address)
+        elif self.config.n_envs > 1:
+            venv = SubprocVecEnv(thunks, start_method="forkserver")
+        else:
+            venv = DummyVecEnv(thunks)
         venv.seed(self.config.seed + self.total_steps)
         return venv
 

@@ -7,15 +7,17 @@ import argparse
 from teacher.executor import machine_workers
 
 
-def add_options(parser: argparse.ArgumentParser, default=None) -> None:
+def add_options(parser: argparse.ArgumentParser, default=None, workers: bool = True) -> None:
     """``default=argparse.SUPPRESS`` for a sub-command that repeats its parent's options."""
     parser.add_argument(
         "--ray",
         metavar="ADDRESS",
         default=default,
         help="run on the Ray cluster at ADDRESS ('auto' or HEAD:6379; needs the cluster extra, docs/cluster.md); "
-        "default: a local process pool",
+        "default: this machine",
     )
+    if not workers:
+        return
     parser.add_argument(
         "--workers",
         type=int,
@@ -23,6 +25,19 @@ def add_options(parser: argparse.ArgumentParser, default=None) -> None:
         default=default,
         help=f"tasks in parallel (default: this machine's {machine_workers()} cores, or the Ray cluster's CPUs)",
     )
+
+
+def ray_address(args: argparse.Namespace) -> str | None:
+    """``--ray``, once its cluster answers; a cluster that cannot be used is a user error (exit 2)."""
+    from teacher.executor import ClusterUnavailable, connect_ray
+    from tools.errors import UserError
+
+    if args.ray:
+        try:
+            connect_ray(args.ray)
+        except ClusterUnavailable as exc:
+            raise UserError(str(exc)) from exc
+    return args.ray
 
 
 def executor(args: argparse.Namespace):

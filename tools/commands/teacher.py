@@ -18,6 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoint")
     train.add_argument("--steps", type=int, default=None, help="env steps for this sitting (default: to total_steps)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
+    parallel.add_options(train, workers=False)  # the env workers: n_envs Ray actors, one env each
     train.set_defaults(func=run_train)
     ev = sub.add_parser("eval", help="speeds × slopes grid, exo off and on: report (Markdown + PNG) and JSON")
     ev.add_argument("run_dir", type=Path, metavar="CHECKPOINT", help="teacher run directory (holds checkpoint/)")
@@ -66,10 +67,12 @@ def run_train(args: argparse.Namespace) -> int:
     from teacher.training.train import TeacherTrainer
     from tools.errors import UserError
 
+    ray_address = parallel.ray_address(args)
     try:
         trainer = TeacherTrainer(args.config, args.run_dir, resume=args.resume)
     except (FileExistsError, FileNotFoundError, ValueError) as exc:
         raise UserError(str(exc)) from exc
+    trainer.ray_address = ray_address
     result = trainer.train(args.steps, progress=not args.no_progress)
     print(
         f"teacher: {result.total_steps} steps in total ({result.wall_s / 3600:.2f} h of training), "
@@ -149,9 +152,10 @@ def run_tune_prior(args: argparse.Namespace) -> int:
         seconds = np.mean(survived) / sim.control_rate_hz
         print(f"prior alone: {full}/{len(episodes)} episodes survive {args.steps} steps; mean survival {seconds:.1f} s")
         return 0
+    executor = parallel.executor(args)  # a cluster that cannot be used fails here, before any file is written
     args.out.mkdir(parents=True, exist_ok=True)
     bar = tqdm(total=args.generations, desc="prior search", unit="generation", disable=args.no_progress)
-    with (args.out / "search.csv").open("w", newline="") as f:
+    with executor, (args.out / "search.csv").open("w", newline="") as f:
         log = csv.writer(f)
         log.writerow(["generation", "best_score", "mean_score", "best_steps", *[g.name for g in GAINS]])
 
@@ -170,18 +174,17 @@ def run_tune_prior(args: argparse.Namespace) -> int:
             bar.update(1)
             bar.set_postfix(best=f"{best.score:.3f}", mean=f"{generation.mean_score:.3f}")
 
-        with parallel.executor(args) as executor:
-            best = search(
-                sim,
-                episodes,
-                generations=args.generations,
-                population=args.population,
-                steps=args.steps,
-                spread=args.spread,
-                seed=args.seed,
-                executor=executor,
-                on_generation=record,
-            )
+        best = search(
+            sim,
+            episodes,
+            generations=args.generations,
+            population=args.population,
+            steps=args.steps,
+            spread=args.spread,
+            seed=args.seed,
+            executor=executor,
+            on_generation=record,
+        )
     bar.close()
     (args.out / "best.yaml").write_text(
         f"# score {best.score:.4f}; steps survived of {args.steps}: {list(best.steps)}\n"
