@@ -4,7 +4,8 @@ Each actor holds a slice of the envs in an SB3 ``DummyVecEnv``, so auto-reset, `
 ``TimeLimit.truncated`` and per-env seeding are SB3's own code, exactly as in ``SubprocVecEnv``; this class
 only splits the actions, gathers the results and forwards seeds, options and env calls to the right actor.
 Env ``i`` is seeded ``seed + i`` wherever it lives, so the same seeds give the same rollouts as
-``SubprocVecEnv``.
+``SubprocVecEnv`` (rewards come back float32, DummyVecEnv's buffer, where ``SubprocVecEnv`` gives float64;
+PPO's rollout buffer keeps float32 either way).
 
 The learner (the CLI process, Ray's driver) stays where it is: every step is one round trip per actor, so
 this pays off when envs are slow (muscle models) or when the driver's machine has few cores.
