@@ -69,7 +69,10 @@ class TeacherConfig:
     stages: list[StageConfig]
     algorithm: str = spec("ppo", choices=("ppo", "sac"))
     seed: int = spec(0)
-    n_envs: int = spec(2, gt=0)
+    n_envs: int = spec(8, gt=0, doc="env worker processes; more than the cores keeps them busy while the policy acts")
+    torch_threads: int = spec(
+        1, gt=0, doc="the learner's torch threads; more spin-wait against the env workers (docs/benchmarks.md)"
+    )
     total_steps: int = spec(30_000_000, gt=0)
     run_dir: str = spec("runs/teacher/default", doc="relative to the repository root")
     checkpoint_every_steps: int = spec(200_000, gt=0)
