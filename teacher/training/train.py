@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import math
+import multiprocessing
 import signal
 import time
 from collections.abc import Callable
@@ -75,6 +76,10 @@ class TrainResult:
     wall_s: float
     stage: str
     steps_this_sitting: int
+    collect_s: float = 0.0
+    """Wall time of this sitting spent collecting rollouts (env steps, policy inference)."""
+    update_s: float = 0.0
+    """Wall time of this sitting spent in policy updates."""
 
 
 class TeacherTrainer:
@@ -166,6 +171,9 @@ class TeacherTrainer:
 
     def setup(self) -> tuple[VecNormalize, BaseAlgorithm]:
         """The normalised vector env and the learner, new or restored from the checkpoint."""
+        torch.set_num_threads(self.config.torch_threads)
+        # env workers fork from a server that has imported the env once (seconds per worker otherwise)
+        multiprocessing.get_context("forkserver").set_forkserver_preload([__name__, "teacher.env"])
         venv = self._venv()
         if self.resume:
             normaliser = VecNormalize.load(str(checkpoint.checkpoint_dir(self.run_dir) / checkpoint.NORMALISER), venv)
@@ -175,15 +183,18 @@ class TeacherTrainer:
         return normaliser, self._model(normaliser)
 
     # --- the sitting -------------------------------------------------------------------------------
-    def train(self, steps: int | None = None, progress: bool = True) -> TrainResult:
-        """Train ``steps`` more env steps (default: up to the config's ``total_steps``), then checkpoint."""
+    def train(self, steps: int | None = None, progress: bool = True, seconds: float | None = None) -> TrainResult:
+        """Train ``steps`` more env steps (default: up to the config's ``total_steps``), then checkpoint.
+
+        With ``seconds`` the sitting also ends at the first rollout boundary after that much wall time.
+        """
         self.run_dir.mkdir(parents=True, exist_ok=True)
         remaining = self.config.total_steps - self.total_steps
         budget = min(steps, remaining) if steps is not None else remaining
         if budget <= 0:
             return TrainResult(self.run_dir, self.total_steps, self.wall_s, self.curriculum.current.name, 0)
         normaliser, model = self.setup()
-        callback = _TrainingCallback(self, normaliser, budget, progress)
+        callback = _TrainingCallback(self, normaliser, budget, progress, seconds)
         previous_handlers = {s: signal.signal(s, callback.request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             # total_timesteps is what is left of the whole run, so schedules decay over the run, not the sitting;
@@ -197,7 +208,13 @@ class TeacherTrainer:
             callback.close()
             normaliser.close()
         return TrainResult(
-            self.run_dir, self.total_steps, self.wall_s, self.curriculum.current.name, callback.sitting_steps
+            self.run_dir,
+            self.total_steps,
+            self.wall_s,
+            self.curriculum.current.name,
+            callback.sitting_steps,
+            callback.collect_s,
+            callback.update_s,
         )
 
     def state(self) -> dict:
@@ -229,8 +246,11 @@ def floor_exo_std(model: BaseAlgorithm, std_min: float | None) -> None:
 
 
 class _TrainingCallback(BaseCallback):
-    def __init__(self, trainer: TeacherTrainer, normaliser: VecNormalize, budget: int, progress: bool):
+    def __init__(
+        self, trainer: TeacherTrainer, normaliser: VecNormalize, budget: int, progress: bool, seconds: float | None
+    ):
         super().__init__()
+        self.seconds = seconds
         self.trainer = trainer
         self.normaliser = normaliser
         self.budget = budget
@@ -241,6 +261,8 @@ class _TrainingCallback(BaseCallback):
         self.last_checkpoint = trainer.total_steps
         self.started = time.perf_counter()
         self.wall_at_start = trainer.wall_s
+        self.collect_s = self.update_s = 0.0
+        self.phase_started: float | None = None
         n = trainer.config.n_envs
         self.tracking_sum = np.zeros(n)
         self.velocity_sum = np.zeros(n)
@@ -274,7 +296,19 @@ class _TrainingCallback(BaseCallback):
         self.bar.update(len(dones))
         return not self.finished
 
+    def _on_rollout_end(self) -> None:
+        now = time.perf_counter()
+        self.collect_s += now - (self.phase_started or self.started)
+        self.phase_started = now
+
     def _on_rollout_start(self) -> None:
+        if self.phase_started is not None:  # the policy update since the last rollout ended
+            now = time.perf_counter()
+            self.update_s += now - self.phase_started
+            self.phase_started = now
+            self.logger.record("time/update_share", self.update_s / (self.update_s + self.collect_s))
+        else:
+            self.phase_started = time.perf_counter()
         trainer = self.trainer
         trainer.total_steps = self.model.num_timesteps
         trainer.wall_s = self.wall_at_start + time.perf_counter() - self.started
@@ -292,7 +326,8 @@ class _TrainingCallback(BaseCallback):
             for key, value in dataclasses.asdict(stats).items():
                 self.logger.record(f"curriculum/{key}", value)
             self.logger.record("curriculum/stage", curriculum.stage)
-        if self.sitting_steps >= self.budget or self.stop_requested:
+        out_of_time = self.seconds is not None and time.perf_counter() - self.started >= self.seconds
+        if self.sitting_steps >= self.budget or self.stop_requested or out_of_time:
             self.finish()
         elif trainer.total_steps - self.last_checkpoint >= trainer.config.checkpoint_every_steps:
             self._checkpoint()
