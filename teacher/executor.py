@@ -190,7 +190,7 @@ def connect_ray(address: str):
 
         try:
             target = canonicalize_bootstrap_address(address)
-        except ConnectionError as exc:
+        except (ConnectionError, ValueError) as exc:
             raise ClusterUnavailable(f"--ray auto: no running Ray cluster found on this machine ({exc})") from exc
     host, _, port = target.removeprefix("ray://").rpartition(":")
     try:

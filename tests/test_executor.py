@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -64,6 +65,7 @@ def ray_head():
         with contextlib.suppress(ProcessLookupError):
             os.killpg(head.pid, signal.SIGKILL)  # any part of it that ignored SIGTERM (gcs_server does)
         head.wait()
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 # --- tasks (module level: the workers import or unpickle them) -------------------------------------------
