@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from teacher.executor import machine_workers
+from teacher.executor import Executor, machine_workers
 
 
-def add_options(parser: argparse.ArgumentParser, default=None, workers: bool = True) -> None:
+def add_options(parser: argparse.ArgumentParser, default: object = None, workers: bool = True) -> None:
     """``default=argparse.SUPPRESS`` for a sub-command that repeats its parent's options."""
     parser.add_argument(
         "--ray",
@@ -40,7 +40,7 @@ def ray_address(args: argparse.Namespace) -> str | None:
     return args.ray
 
 
-def executor(args: argparse.Namespace):
+def executor(args: argparse.Namespace) -> Executor:
     """The executor the options ask for; a cluster that cannot be used is a user error (exit 2, nothing started)."""
     from teacher.executor import ClusterUnavailable, make_executor
     from tools.errors import UserError
