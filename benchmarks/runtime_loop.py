@@ -1,6 +1,6 @@
 """The device loop under load: timing, latency, CPU and memory, against opensourceleg's SoftRealtimeLoop.
 
-Usage: python benchmarks/runtime_loop.py [--seconds 60] [--fast-seconds 20]
+Usage: python benchmarks/runtime_loop.py [--seconds 60] [--fast-seconds 20] [--inference-runs 3000] [--quick]
 
 A ~100k-parameter causal TCN over a 1 s window of 12 IMU channels (exported to ONNX, in a real bundle)
 runs in the real runtime, fed 100 Hz IMU frames over a pty by a separate process. Runs, one after the
@@ -12,6 +12,7 @@ other on the same machine:
    (absolute-phase mode) in the same kind of process: ratio of p99 lateness;
 4. ``hipexo run`` at 500 Hz for headroom;
 and, in this process, PyTorch eager vs ONNX Runtime on the same model (one thread each).
+``--quick``: 6 s per 100 Hz run, 4 s at 500 Hz, 500 inferences.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import yaml
+from figures import parse_args, print_headline  # benchmarks/figures.py, beside this script
 
 from firmware_bridge.bundle import load_bundle, manifest_for, write_manifest
 from firmware_bridge.config import DeviceConfig, RuntimeConfig, SubjectConfig, load_config
@@ -285,8 +287,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--fast-seconds", type=float, default=20.0)
+    parser.add_argument("--inference-runs", type=int, default=3000)
     parser.add_argument("--srl-child", nargs=5, metavar="ARG", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parse_args(parser, seconds=6.0, fast_seconds=4.0, inference_runs=500)
     if args.srl_child:
         srl_child(*args.srl_child)
         return
@@ -295,7 +298,7 @@ def main() -> None:
         bundle, params = build_bundle(work / "bundle_100", 100.0)
         fast_bundle, _ = build_bundle(work / "bundle_500", 500.0)
         print(f"student: causal TCN, {params} parameters, input (1, 100, {len(CHANNELS)}) = 1 s at 100 Hz")
-        inference = inference_comparison(bundle)
+        inference = inference_comparison(bundle, args.inference_runs)
         print(
             f"inference, 1 thread: ONNX Runtime p50 {inference['onnx_p50_ms']:.3f} ms, p99 {inference['onnx_p99_ms']:.3f} ms;"
             f" PyTorch eager p50 {inference['eager_p50_ms']:.3f} ms, p99 {inference['eager_p99_ms']:.3f} ms;"
@@ -321,6 +324,18 @@ def main() -> None:
             )
         ratio = results["srl 100 Hz"]["late_p99_us"] / results["unlocked 100 Hz"]["late_p99_us"]
         print(f"p99 lateness ratio SoftRealtimeLoop / ours (same work, same rate): {ratio:.1f}x")
+    headline = {
+        f"{label.replace(' Hz', 'hz').replace(' ', '_')}_{key}": v
+        for label, r in results.items()
+        for key, v in r.items()
+    }
+    headline |= {f"infer_{key}": v for key, v in inference.items()}
+    headline |= {
+        "ratio_p99_late_srl_vs_unlocked": ratio,
+        "ratio_p99_infer_eager_vs_onnx": inference["eager_p99_ms"] / inference["onnx_p99_ms"],
+        "student_parameters": params,
+    }
+    print_headline(headline, args.quick)
 
 
 if __name__ == "__main__":

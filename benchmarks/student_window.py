@@ -1,7 +1,7 @@
 """How long an IMU window the student needs: held-out accuracy against window length, one dataset, one seed.
 
 Usage: python benchmarks/student_window.py [--config configs/distill/default.yaml] [--teacher RUN_DIR]
-       [--windows 8 16 32 64] [--gru-windows 64 128] [--epochs 10] [--plot docs/figures/student_window.png]
+       [--windows 8 16 32 64] [--gru-windows 64 128] [--epochs 10] [--plot docs/figures/student_window.png] [--quick]
 
 Fits a student per window length on the same round-0 dataset (``hipexo distill collect``'s, in the
 config's out_dir; collected if missing) for the same epochs, then scores every one on the same teacher
@@ -9,6 +9,9 @@ rollouts at the evaluation conditions (``distill.evaluate.conditions``: one seen
 the eval's own comparison (r and RMSE of shaped torque per kg). The TCN's output at the newest sample sees
 its receptive field only (``CausalTCN.receptive_field``, 61 periods by default), so windows beyond it change
 nothing for the TCN; the GRU reads its whole window and shows whether longer history would help.
+
+``--quick``: TCN 16 and 64, GRU 64, 5 epochs, on a fresh dataset in a temporary folder (1.0 and 1.25 m/s
+level, one episode each) and the same evaluation conditions, 5 s episodes throughout; no plot.
 """
 
 from __future__ import annotations
@@ -16,11 +19,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from figures import save_figure  # benchmarks/figures.py, beside this script
+from figures import parse_args, print_headline, save_figure  # benchmarks/figures.py, beside this script
 
 from distill.collect import load_dataset, rollout
 from distill.config import DistillConfig
@@ -89,9 +93,18 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--plot", type=Path, default=REPO / "docs/figures/student_window.png")
     parser.add_argument("--json", type=Path, default=REPO / "runs/bench/student_window.json")
-    args = parser.parse_args()
+    quick_json = REPO / "runs/bench/student_window_quick.json"
+    args = parse_args(parser, windows=[16, 64], gru_windows=[64], epochs=5, plot=None, json=quick_json)
     config = load_config(args.config, DistillConfig)
     config = dataclasses.replace(config, epochs=args.epochs, **({"teacher": args.teacher} if args.teacher else {}))
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.quick:  # its own small dataset, never the config's out_dir (collect_stage keeps a dataset it finds)
+            quick = {"speeds_m_s": [1.0, 1.25], "slopes_deg": [0.0], "episode_s": 5.0, "out_dir": tmp}
+            config = dataclasses.replace(config, **quick)
+        run(args, config)
+
+
+def run(args: argparse.Namespace, config: DistillConfig) -> None:
     teacher = TeacherPolicy(REPO / config.teacher)
     train_episodes = load_dataset(collect_stage(config))
     rate = teacher.sim_config.device_rate_hz
@@ -114,8 +127,17 @@ def main() -> None:
         )
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"teacher_steps": teacher.total_steps, "results": results}, indent=1))
-    plot(results, args.plot)
-    print(f"plot: {args.plot}")
+    if args.plot:
+        plot(results, args.plot)
+        print(f"plot: {args.plot}")
+    headline = {"teacher_steps": teacher.total_steps}
+    for r in results:
+        key = f"{r['architecture']}_w{r['window']}"
+        headline |= {
+            f"{key}_held_out_r": r["held_out_r"],
+            f"{key}_held_out_rmse_nm_per_kg": r["held_out_rmse_nm_per_kg"],
+        }
+    print_headline(headline, args.quick)
 
 
 if __name__ == "__main__":
