@@ -14,7 +14,6 @@ process that builds one env and steps it. The last line is the headline as JSON.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -22,6 +21,7 @@ import time
 
 import mujoco
 import numpy as np
+from figures import parse_args, print_headline  # benchmarks/figures.py, beside this script
 
 EPISODE_STEPS = 250
 """Control steps per replayed episode (5 s): short enough that the random residual rarely fells the walker."""
@@ -93,10 +93,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=40.0, help="total timed seconds (both loops)")
     parser.add_argument("--repeats", type=int, default=8, help="blocks of each loop, alternating")
-    parser.add_argument("--quick", action="store_true", help="10 s in 4 blocks, no memory probe")
-    args = parser.parse_args()
-    if args.quick:
-        args.seconds, args.repeats = 10.0, 4
+    args = parse_args(parser, seconds=10.0, repeats=4)  # --quick: no memory probe either
     try:
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     except (AttributeError, OSError):
@@ -121,7 +118,7 @@ def main() -> None:
     if not args.quick:
         headline["peak_rss_mb"] = round(peak_memory_mb())
         print(f"peak RSS of one env process:     {headline['peak_rss_mb']} MB")
-    print(json.dumps(headline))
+    print_headline(headline, args.quick)
 
 
 if __name__ == "__main__":

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import tempfile
 import time
 from pathlib import Path
+
+from figures import parse_args, print_headline  # benchmarks/figures.py, beside this script
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -53,10 +54,7 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=REPO / "configs/teacher/default.yaml")
     parser.add_argument("--seconds", type=float, default=300.0, help="minimum wall time of each training run")
     parser.add_argument("--before", action="store_true", help="also time the previous settings (2 workers, 2 threads)")
-    parser.add_argument("--quick", action="store_true", help="40 s of training, no comparison")
-    args = parser.parse_args()
-    if args.quick:
-        args.seconds, args.before = 40.0, False
+    args = parse_args(parser, seconds=40.0, before=False)
     runs = {"default": measure(args.config, args.seconds)}
     if args.before:
         runs["before"] = measure(args.config, args.seconds, n_envs=2, torch_threads=2, ppo={"n_steps": 4096})
@@ -73,7 +71,7 @@ def main() -> None:
     if "before" in runs:
         headline["before_ppo_env_steps_s"] = runs["before"]["env_steps_s"]
         headline["speedup"] = round(runs["default"]["env_steps_s"] / runs["before"]["env_steps_s"], 2)
-    print(json.dumps(headline))
+    print_headline(headline, args.quick)
 
 
 if __name__ == "__main__":
