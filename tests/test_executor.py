@@ -4,6 +4,7 @@ named; finished results are kept and not recomputed; a bad ``--ray`` is a one-li
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
@@ -206,20 +207,31 @@ def test_ppo_steps_through_ray_actors_match_subprocess_envs(ray_head, tmp_path, 
     from teacher.training.train import TeacherTrainer, make_env
 
     sim = load_config(CONFIG_DIR / "sim" / "default.yaml", SimConfig)
-    ray_envs = RayVecEnv([make_env(sim) for _ in range(2)], ray_head)
-    local_envs = SubprocVecEnv([make_env(sim) for _ in range(2)], start_method="forkserver")
+    sim = dataclasses.replace(sim, episode_s=0.2)  # 10 control steps: the 20 below pass through auto-resets
+    # 4 envs on the head's 2 CPUs: 2 actors of 2 envs each
+    ray_envs = RayVecEnv([make_env(sim) for _ in range(4)], ray_head)
+    local_envs = SubprocVecEnv([make_env(sim) for _ in range(4)], start_method="forkserver")
     try:
         for venv in (ray_envs, local_envs):
             venv.seed(11)
         np.testing.assert_array_equal(ray_envs.reset(), local_envs.reset())
-        actions = np.random.default_rng(0).uniform(-1, 1, (20, 2, *ray_envs.action_space.shape)).astype(np.float32)
+        actions = np.random.default_rng(0).uniform(-1, 1, (20, 4, *ray_envs.action_space.shape)).astype(np.float32)
+        dones = 0
         for action in actions:
-            (obs, reward, done, _), (obs_l, reward_l, done_l, _) = ray_envs.step(action), local_envs.step(action)
+            (obs, reward, done, info), (obs_l, reward_l, done_l, info_l) = (
+                ray_envs.step(action),
+                local_envs.step(action),
+            )
             np.testing.assert_array_equal(obs, obs_l)
             np.testing.assert_array_equal(done, done_l)
             np.testing.assert_allclose(reward, reward_l, rtol=1e-6)  # DummyVecEnv keeps rewards as float32
-        assert ray_envs.env_method("set_sim_config", sim, indices=[1]) == [None]
-        assert ray_envs.get_attr("render_mode") == [None, None]
+            for i in np.flatnonzero(done):
+                np.testing.assert_array_equal(info[i]["terminal_observation"], info_l[i]["terminal_observation"])
+                assert info[i]["TimeLimit.truncated"] == info_l[i]["TimeLimit.truncated"]
+            dones += int(done.sum())
+        assert dones >= 4
+        assert ray_envs.env_method("set_sim_config", sim, indices=[3]) == [None]
+        assert ray_envs.get_attr("render_mode") == [None] * 4
     finally:
         ray_envs.close()
         local_envs.close()

@@ -44,10 +44,16 @@ class _EnvGroup:
 
 
 class RayVecEnv(VecEnv):
-    """``VecEnv`` over Ray actors of ``envs_per_actor`` envs each (one CPU per actor)."""
+    """``VecEnv`` over Ray actors of ``envs_per_actor`` envs each, one CPU per actor.
 
-    def __init__(self, env_fns: list[Callable[[], gym.Env]], address: str, envs_per_actor: int = 1) -> None:
+    By default the envs are spread over at most one actor per CPU of the cluster: an actor that asks for a
+    CPU the cluster does not have would wait for it forever.
+    """
+
+    def __init__(self, env_fns: list[Callable[[], gym.Env]], address: str, envs_per_actor: int | None = None) -> None:
         self._ray = connect_ray(address)
+        cpus = max(1, int(self._ray.cluster_resources().get("CPU", 1)))
+        envs_per_actor = envs_per_actor or -(-len(env_fns) // cpus)
         actor = self._ray.remote(num_cpus=1, max_restarts=0)(_EnvGroup)
         starts = range(0, len(env_fns), envs_per_actor)
         self._slices = [slice(lo, min(lo + envs_per_actor, len(env_fns))) for lo in starts]
