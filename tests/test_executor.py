@@ -203,13 +203,14 @@ def test_ppo_steps_through_ray_actors_match_subprocess_envs(ray_head, tmp_path, 
 
     from firmware_bridge.config import load_config
     from teacher.config import SimConfig
-    from teacher.training.ray_vec_env import RayVecEnv
+    from teacher.training.grouped_vec_env import GroupedVecEnv, _RayWorkers
     from teacher.training.train import TeacherTrainer, make_env
 
     sim = load_config(CONFIG_DIR / "sim" / "default.yaml", SimConfig)
     sim = dataclasses.replace(sim, episode_s=0.2)  # 10 control steps: the 20 below pass through auto-resets
     # 4 envs on the head's 2 CPUs: 2 actors of 2 envs each
-    ray_envs = RayVecEnv([make_env(sim) for _ in range(4)], ray_head)
+    ray_envs = GroupedVecEnv([make_env(sim) for _ in range(4)], 4, ray_head)
+    assert len(ray_envs._slices) == 2
     local_envs = SubprocVecEnv([make_env(sim) for _ in range(4)], start_method="forkserver")
     try:
         for venv in (ray_envs, local_envs):
@@ -237,8 +238,8 @@ def test_ppo_steps_through_ray_actors_match_subprocess_envs(ray_head, tmp_path, 
         local_envs.close()
     # A short PPO sitting of the smoke config with its envs as Ray actors, through the trainer.
     steps = []
-    step_wait = RayVecEnv.step_wait
-    monkeypatch.setattr(RayVecEnv, "step_wait", lambda self: steps.append(1) or step_wait(self))
+    gather = _RayWorkers.gather
+    monkeypatch.setattr(_RayWorkers, "gather", lambda self, handles: steps.append(1) or gather(self, handles))
     trainer = TeacherTrainer(CONFIG_DIR / "teacher" / "smoke.yaml", tmp_path / "run")
     trainer.ray_address = ray_head
     result = trainer.train(1024, progress=False)  # one rollout of 512 steps × 2 envs, one update

@@ -69,7 +69,10 @@ class TeacherConfig:
     stages: list[StageConfig]
     algorithm: str = spec("ppo", choices=("ppo", "sac"))
     seed: int = spec(0)
-    n_envs: int = spec(8, gt=0, doc="env worker processes; more than the cores keeps them busy while the policy acts")
+    n_envs: int = spec(2, gt=0, doc="envs per rollout step; rollout steps are ppo.n_steps × n_envs")
+    env_workers: int | None = spec(
+        None, gt=0, doc="processes stepping the envs in groups (default: the machine's cores; with --ray, actors)"
+    )
     torch_threads: int = spec(
         1, gt=0, doc="the learner's torch threads; more spin-wait against the env workers (docs/benchmarks.md)"
     )

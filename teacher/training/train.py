@@ -1,7 +1,8 @@
 """``hipexo teacher train``: Stable-Baselines3 on the walker, read top to bottom.
 
-Envs run in subprocesses behind ``VecNormalize``; the policy acts on a [-1, 1] action scale
-(``RescaleAction``), which is what SB3's Gaussian policies expect. One callback does the bookkeeping:
+Envs run in groups in a few worker processes (``GroupedVecEnv``; Ray actors with ``--ray``) behind
+``VecNormalize``; the policy acts on a [-1, 1] action scale (``RescaleAction``), which is what SB3's Gaussian
+policies expect. One callback does the bookkeeping:
 episode summaries for the curriculum, stage switches, checkpoints and the progress bar, all at rollout
 boundaries, where the learner's state is complete (policy updated, rollout buffer empty), so that a
 resumed run continues exactly from the checkpoint.
@@ -25,16 +26,18 @@ import torch
 from stable_baselines3 import PPO, SAC
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecNormalize
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
 from tqdm import tqdm
 
 from firmware_bridge.config import load_config
 from firmware_bridge.config.paths import REPO_ROOT
 from firmware_bridge.config.schema import build
 from teacher.config import SimConfig
+from teacher.executor import machine_workers
 from teacher.training import checkpoint
 from teacher.training.config import TeacherConfig
 from teacher.training.curriculum import Curriculum, EpisodeSummary
+from teacher.training.grouped_vec_env import GroupedVecEnv
 
 PROGRESS_FIELDS = (
     "step",
@@ -109,12 +112,9 @@ class TeacherTrainer:
     def _venv(self) -> VecEnv:
         sim = self.sim_configs[self.curriculum.stage]
         thunks = [make_env(sim) for _ in range(self.config.n_envs)]
-        if self.ray_address:  # env workers as Ray actors (docs/cluster.md)
-            from teacher.training.ray_vec_env import RayVecEnv
-
-            venv: VecEnv = RayVecEnv(thunks, self.ray_address)
-        elif self.config.n_envs > 1:
-            venv = SubprocVecEnv(thunks, start_method="forkserver")
+        if self.config.n_envs > 1 or self.ray_address:  # Ray actors with --ray (docs/cluster.md), else processes
+            groups = self.config.n_envs if self.ray_address else (self.config.env_workers or machine_workers())
+            venv: VecEnv = GroupedVecEnv(thunks, groups, self.ray_address)
         else:
             venv = DummyVecEnv(thunks)
         venv.seed(self.config.seed + self.total_steps)

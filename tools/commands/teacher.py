@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoint")
     train.add_argument("--steps", type=int, default=None, help="env steps for this sitting (default: to total_steps)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
-    parallel.add_options(train, workers=False)  # the env workers as Ray actors (teacher/training/ray_vec_env.py)
+    parallel.add_options(train, workers=False)  # the env workers as Ray actors (teacher/training/grouped_vec_env.py)
     train.set_defaults(func=run_train)
     ev = sub.add_parser("eval", help="speeds × slopes grid, exo off and on: report (Markdown + PNG) and JSON")
     ev.add_argument("run_dir", type=Path, metavar="CHECKPOINT", help="teacher run directory (holds checkpoint/)")
