@@ -74,6 +74,15 @@ def test_resume_restores_the_learner_exactly_and_continues_counting(smoke_run, t
     assert checkpoint.read_state(run_dir)["curriculum"]["transitions"][0]["at_step"] >= 1024
 
 
+def test_a_wall_time_budget_ends_the_sitting_at_the_next_rollout_and_splits_its_time(smoke_run, tmp_path):
+    run_dir = tmp_path / "copy"
+    subprocess.run(["cp", "-r", str(smoke_run), str(run_dir)], check=True)
+    result = TeacherTrainer(SMOKE, run_dir, resume=True).train(progress=False, seconds=0.01)
+    assert result.steps_this_sitting == 1024  # one rollout (512 × 2 envs) of the 2048 steps left, then it stops
+    assert result.collect_s > 0.0 and result.update_s > 0.0  # the rollout, and the update after it
+    assert checkpoint.read_state(run_dir)["total_steps"] == 3072
+
+
 def test_a_fresh_run_refuses_to_overwrite_and_resume_needs_a_checkpoint(smoke_run, tmp_path, capsys):
     assert main(["teacher", "train", "--config", str(SMOKE), "--run-dir", str(smoke_run), "--steps", "1"]) == 2
     assert "already has a checkpoint" in capsys.readouterr().err

@@ -78,6 +78,12 @@ def run_train(args: argparse.Namespace) -> int:
         f"teacher: {result.total_steps} steps in total ({result.wall_s / 3600:.2f} h of training), "
         f"{result.steps_this_sitting} this sitting, stage '{result.stage}'; checkpoint in {result.run_dir}/checkpoint"
     )
+    sitting_s = result.collect_s + result.update_s
+    if sitting_s > 0:
+        print(
+            f"this sitting: {result.steps_this_sitting / sitting_s:.0f} env steps/s; "
+            f"policy updates {result.update_s / sitting_s:.1%} of its rollout and update time"
+        )
     return 0
 
 
