@@ -4,7 +4,6 @@ named; finished results are kept and not recomputed; a bad ``--ray`` is a one-li
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import os
 import shutil
@@ -16,7 +15,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from firmware_bridge.config.paths import CONFIG_DIR, REPO_ROOT
@@ -199,43 +197,20 @@ def test_ray_without_the_ray_package_names_the_cluster_extra(command, tmp_path):
 
 
 def test_ppo_steps_through_ray_actors_match_subprocess_envs(ray_head, tmp_path, monkeypatch):
-    from stable_baselines3.common.vec_env import SubprocVecEnv
+    from vec_env_check import assert_steps_like_subprocess_envs, short_episodes
 
-    from firmware_bridge.config import load_config
-    from teacher.config import SimConfig
     from teacher.training.grouped_vec_env import GroupedVecEnv, _RayWorkers
     from teacher.training.train import TeacherTrainer, make_env
 
-    sim = load_config(CONFIG_DIR / "sim" / "default.yaml", SimConfig)
-    sim = dataclasses.replace(sim, episode_s=0.2)  # 10 control steps: the 20 below pass through auto-resets
-    # 4 envs on the head's 2 CPUs: 2 actors of 2 envs each
+    sim = short_episodes()
     ray_envs = GroupedVecEnv([make_env(sim) for _ in range(4)], 4, ray_head)
-    assert len(ray_envs._slices) == 2
-    local_envs = SubprocVecEnv([make_env(sim) for _ in range(4)], start_method="forkserver")
     try:
-        for venv in (ray_envs, local_envs):
-            venv.seed(11)
-        np.testing.assert_array_equal(ray_envs.reset(), local_envs.reset())
-        actions = np.random.default_rng(0).uniform(-1, 1, (20, 4, *ray_envs.action_space.shape)).astype(np.float32)
-        dones = 0
-        for action in actions:
-            (obs, reward, done, info), (obs_l, reward_l, done_l, info_l) = (
-                ray_envs.step(action),
-                local_envs.step(action),
-            )
-            np.testing.assert_array_equal(obs, obs_l)
-            np.testing.assert_array_equal(done, done_l)
-            np.testing.assert_allclose(reward, reward_l, rtol=1e-6)  # DummyVecEnv keeps rewards as float32
-            for i in np.flatnonzero(done):
-                np.testing.assert_array_equal(info[i]["terminal_observation"], info_l[i]["terminal_observation"])
-                assert info[i]["TimeLimit.truncated"] == info_l[i]["TimeLimit.truncated"]
-            dones += int(done.sum())
-        assert dones >= 4
+        assert len(ray_envs._slices) == 2  # 4 envs on the head's 2 CPUs: 2 actors of 2 envs each
+        assert_steps_like_subprocess_envs(ray_envs, sim)
         assert ray_envs.env_method("set_sim_config", sim, indices=[3]) == [None]
         assert ray_envs.get_attr("render_mode") == [None] * 4
     finally:
         ray_envs.close()
-        local_envs.close()
     # A short PPO sitting of the smoke config with its envs as Ray actors, through the trainer.
     steps = []
     gather = _RayWorkers.gather
