@@ -11,7 +11,18 @@ from pathlib import Path
 import firmware_bridge
 from firmware_bridge.config.paths import REPO_ROOT
 
-HEAVY = ["torch", "mujoco", "gymnasium", "stable_baselines3", "scipy", "matplotlib", "onnx", "assist_sim"]
+HEAVY = [
+    "torch",
+    "mujoco",
+    "gymnasium",
+    "stable_baselines3",
+    "scipy",
+    "matplotlib",
+    "onnx",
+    "assist_sim",
+    "numba",
+    "ray",
+]
 PROJECT = ["teacher", "distill", "hil", "tools"]
 
 PROBE = f"""
