@@ -58,6 +58,11 @@ def ray_head():
         print(f"Ray head up in {time.monotonic() - started:.1f} s")
         yield f"127.0.0.1:{port}"
     finally:  # the head's process group: the cluster it started, nothing else
+        import ray
+
+        # A driver still connected when its cluster goes exits ~60 s later (Ray's GCS-lost timeout): that
+        # would take pytest with it in the middle of another test file.
+        ray.shutdown()
         os.killpg(head.pid, signal.SIGINT)  # Ctrl-C: `ray start --block` stops its cluster (SIGTERM leaves it up)
         with contextlib.suppress(subprocess.TimeoutExpired):
             head.wait(timeout=30)

@@ -147,6 +147,7 @@ class _RayWorkers(_Workers):
         self._ray.get([a.call.remote("close") for a in self._actors])
         for actor in self._actors:
             self._ray.kill(actor)
+        self._ray.shutdown()  # the connection ``connect_ray`` opened: a driver left connected dies with its cluster
 
 
 class GroupedVecEnv(VecEnv):
