@@ -20,7 +20,7 @@ from teacher.executor import Executor
 from teacher.sim.reference import MODEL_ANGLE_SIGN, SAMPLES, ReferenceGait
 
 if TYPE_CHECKING:
-    from teacher.policy import TeacherPolicy
+    from teacher.training.checkpoint import CheckpointSummary
 
 SPEEDS = (0.8, 1.0, 1.25, 1.5)
 SLOPES = (-10.0, -5.0, 0.0, 5.0, 10.0)
@@ -188,7 +188,7 @@ def run_episode_task(task: EpisodeTask) -> EpisodeRecord:
 
 
 def evaluate(
-    teacher: TeacherPolicy,
+    teacher: CheckpointSummary,
     executor: Executor,
     speeds=SPEEDS,
     slopes=SLOPES,

@@ -16,19 +16,18 @@ from stable_baselines3 import PPO, SAC
 from teacher.config import SimConfig
 from teacher.env.walker import action_bounds
 from teacher.training import checkpoint
-from teacher.training.train import load_stage_sim_config
 
 
 class TeacherPolicy:
     def __init__(self, run_dir: Path, stage: str | None = None):
         self.run_dir = Path(run_dir)
-        state = checkpoint.read_state(self.run_dir)
-        self.state = state
-        self.total_steps: int = state["total_steps"]
-        self.stage: str = stage or state["curriculum"]["stage_name"]
-        self.sim_config: SimConfig = load_stage_sim_config(state, self.stage)
+        summary = checkpoint.CheckpointSummary.read(self.run_dir, stage)
+        self.total_steps: int = summary.total_steps
+        self.stage: str = summary.stage
+        self.sim_config: SimConfig = summary.sim_config
+        self.hash: str = summary.hash
         folder = checkpoint.checkpoint_dir(self.run_dir)
-        algorithm = PPO if state["algorithm"] == "ppo" else SAC
+        algorithm = PPO if checkpoint.read_state(self.run_dir)["algorithm"] == "ppo" else SAC
         self.model = algorithm.load(folder / checkpoint.MODEL, device="cpu")
         with open(folder / checkpoint.NORMALISER, "rb") as f:
             normaliser = pickle.load(f)
@@ -38,7 +37,6 @@ class TeacherPolicy:
         self._env_low, self._env_high = action_bounds(
             self.model.action_space.shape[0] - 2, self.sim_config.tracking_prior.enabled
         )
-        self.hash = checkpoint.checkpoint_hash(self.run_dir)
 
     def act(self, observation: np.ndarray) -> np.ndarray:
         """Deterministic action in the env's own space (``action_bounds``)."""

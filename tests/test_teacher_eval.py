@@ -62,3 +62,19 @@ def test_eval_command_writes_report_plots_and_json(smoke_run, tmp_path, capsys):
     data = json.loads(js.read_text())
     assert {c["exo"] for c in data["conditions"]} == {False, True} and data["meta"]["total_steps"] == 2048
     assert "report:" in capsys.readouterr().out
+
+
+def test_the_eval_driver_names_the_teacher_without_loading_torch():
+    """The workers load the policy; the driver only needs its hash and sim config (seconds saved per eval)."""
+    import subprocess
+    import sys
+
+    from firmware_bridge.config.paths import REPO_ROOT
+
+    probe = (
+        "import sys\nfrom teacher.training.checkpoint import CheckpointSummary\n"
+        f"s = CheckpointSummary.read({str(REPO_ROOT / 'models' / 'teacher' / 'default')!r})\n"
+        "print(s.total_steps, s.stage, len(s.hash), 'torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["901120", "slopes", "64", "False"]  # saved at the assist → slopes transition

@@ -22,7 +22,6 @@ from scipy.optimize import lsq_linear
 from teacher.env import HipExoWalkerEnv
 from teacher.sim.reference import ReferenceGait
 from teacher.training import checkpoint
-from teacher.training.train import load_stage_sim_config
 
 TRACE = Path(__file__).parent / "data" / "walker_trace_10s.npz"
 EXACT_STEPS = 150
@@ -34,7 +33,7 @@ def replay():
     """The recorded actions replayed through the fast step, recording what each changed part computed."""
     trace = np.load(TRACE)
     state = checkpoint.read_state(Path(__file__).parents[1] / "models" / "teacher" / "default")
-    env = HipExoWalkerEnv(dataclasses.replace(load_stage_sim_config(state, "assist"), exo_enabled=True))
+    env = HipExoWalkerEnv(dataclasses.replace(checkpoint.load_stage_sim_config(state, "assist"), exo_enabled=True))
     allocations = []
     solve = env._allocator.solve
 

@@ -14,11 +14,14 @@ import json
 import pickle
 import random
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
+
+from firmware_bridge.config.schema import build
+from teacher.config import SimConfig
 
 CHECKPOINT = "checkpoint"
 MODEL = "model.zip"
@@ -42,6 +45,8 @@ def save_checkpoint(run_dir: Path, model: Any, normaliser: Any, state: dict[str,
     normaliser.save(str(staging / NORMALISER))
     if hasattr(model, "save_replay_buffer"):
         model.save_replay_buffer(staging / REPLAY_BUFFER)
+    import torch  # here, not at the top: reading a checkpoint's state and hash must not need torch
+
     with open(staging / RNG, "wb") as f:
         pickle.dump({"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}, f)
     (staging / STATE).write_text(json.dumps(state, indent=2))
@@ -62,6 +67,8 @@ def read_state(run_dir: Path) -> dict[str, Any]:
 
 
 def restore_rng(run_dir: Path) -> None:
+    import torch
+
     with open(checkpoint_dir(run_dir) / RNG, "rb") as f:
         states = pickle.load(f)
     random.setstate(states["python"])
@@ -75,3 +82,37 @@ def checkpoint_hash(run_dir: Path) -> str:
     for name in (MODEL, NORMALISER):
         digest.update((checkpoint_dir(run_dir) / name).read_bytes())
     return digest.hexdigest()
+
+
+def load_stage_sim_config(state: dict, stage: str | None = None) -> SimConfig:
+    """The sim config a checkpoint was trained under (its current stage unless named)."""
+    name = stage or state["curriculum"]["stage_name"]
+    return build(SimConfig, state["sim_configs"][name], source=f"checkpoint stage {name}")
+
+
+@dataclass(frozen=True)
+class CheckpointSummary:
+    """What a driver needs to know of a teacher without loading it (no torch): its identity and sim config.
+
+    Parallel work loads the policy in its workers; the driver (eval grid, distillation) only names it.
+    """
+
+    run_dir: Path
+    hash: str
+    total_steps: int
+    wall_s: float
+    stage: str
+    sim_config: SimConfig
+
+    @classmethod
+    def read(cls, run_dir: Path, stage: str | None = None) -> CheckpointSummary:
+        state = read_state(run_dir)
+        stage = stage or state["curriculum"]["stage_name"]
+        return cls(
+            Path(run_dir),
+            checkpoint_hash(run_dir),
+            state["total_steps"],
+            state["wall_s"],
+            stage,
+            load_stage_sim_config(state, stage),
+        )

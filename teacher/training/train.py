@@ -31,7 +31,6 @@ from tqdm import tqdm
 
 from firmware_bridge.config import load_config
 from firmware_bridge.config.paths import REPO_ROOT
-from firmware_bridge.config.schema import build
 from teacher.config import SimConfig
 from teacher.executor import machine_workers
 from teacher.training import checkpoint
@@ -369,9 +368,3 @@ class _TrainingCallback(BaseCallback):
 
     def close(self) -> None:
         self.bar.close()
-
-
-def load_stage_sim_config(state: dict, stage: str | None = None) -> SimConfig:
-    """The sim config a checkpoint was trained under (its current stage unless named)."""
-    name = stage or state["curriculum"]["stage_name"]
-    return build(SimConfig, state["sim_configs"][name], source=f"checkpoint stage {name}")

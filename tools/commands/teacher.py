@@ -94,14 +94,13 @@ def run_eval(args: argparse.Namespace) -> int:
 
     from teacher import evaluation
     from teacher.eval_report import targets, write_report
-    from teacher.policy import TeacherPolicy
     from teacher.sim.reference import ReferenceGait
     from teacher.training import checkpoint
     from tools.errors import UserError
 
     with parallel.executor(args) as executor:
-        try:
-            teacher = TeacherPolicy(args.run_dir)
+        try:  # the workers load the policy; here only its identity and sim config (no torch in the driver)
+            teacher = checkpoint.CheckpointSummary.read(args.run_dir)
         except FileNotFoundError as exc:
             raise UserError(str(exc)) from exc
         out = args.out or args.run_dir / "eval"
@@ -117,11 +116,10 @@ def run_eval(args: argparse.Namespace) -> int:
             seconds=args.seconds,
             results_dir=finished,
         )
-    state = checkpoint.read_state(args.run_dir)
     meta = {
         "run_dir": str(args.run_dir),
         "total_steps": teacher.total_steps,
-        "wall_h": state["wall_s"] / 3600,
+        "wall_h": teacher.wall_s / 3600,
         "stage": teacher.stage,
         "hash": teacher.hash,
         "episodes": args.episodes,
