@@ -61,7 +61,9 @@ class JointGains:
 
     @functools.cached_property
     def _per_joint(self) -> np.ndarray:
-        return np.array([self.hip, self.knee, self.ankle] * 2)
+        gains = np.array([self.hip, self.knee, self.ankle] * 2)
+        gains.flags.writeable = False  # shared by every call
+        return gains
 
     def per_joint(self) -> np.ndarray:
         """The gains in the order of the six leg joints (right hip, knee, ankle, then left); computed once,

@@ -27,7 +27,7 @@ class TeacherPolicy:
         self.sim_config: SimConfig = summary.sim_config
         self.hash: str = summary.hash
         folder = checkpoint.checkpoint_dir(self.run_dir)
-        algorithm = PPO if checkpoint.read_state(self.run_dir)["algorithm"] == "ppo" else SAC
+        algorithm = PPO if summary.algorithm == "ppo" else SAC
         self.model = algorithm.load(folder / checkpoint.MODEL, device="cpu")
         with open(folder / checkpoint.NORMALISER, "rb") as f:
             normaliser = pickle.load(f)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.optimize import lsq_linear
 
 from firmware_bridge.config import load_config
 from teacher.config import BalanceConfig, JointGains, SimConfig, TrackingPriorConfig
@@ -26,6 +27,19 @@ def test_excitations_stay_in_bounds_and_realise_a_reachable_torque(seed):
     excitations = MuscleAllocator(22, regularisation=1e-6).solve(torque_map, torque_map @ wanted)
     assert np.all((excitations >= 0.0) & (excitations <= 1.0))
     np.testing.assert_allclose(torque_map @ excitations, torque_map @ wanted, atol=1e-3)
+
+
+def test_an_early_stop_of_the_compiled_solver_is_caught_and_solved_exactly():
+    """Measured: on this badly conditioned map ``mju_boxQP`` stops with 1e-3 of the cost still to go."""
+    rng = np.random.default_rng(4456)
+    torque_map = rng.normal(0.0, 50.0, (6, 22))
+    torques = torque_map @ rng.uniform(0.0, 1.0, 22)
+    allocator = MuscleAllocator(22, regularisation=1.0)
+    excitations = allocator.solve(torque_map, torques)
+    assert allocator.fallbacks == 1
+    system = np.vstack([torque_map, np.eye(22)])
+    exact = lsq_linear(system, np.r_[torques, np.zeros(22)], bounds=(0.0, 1.0), method="bvls").x
+    np.testing.assert_allclose(excitations, exact, atol=1e-9)
 
 
 def test_regularisation_trades_torque_for_smaller_excitations():

@@ -218,10 +218,9 @@ class MujocoBackend(SimBackend):
     def muscle_torque_map(self, muscles: MuscleEnergyState) -> np.ndarray:
         d = self.data
         mujoco.mju_sparse2dense(self._moment, d.actuator_moment, d.moment_rownnz, d.moment_rowadr, d.moment_colind)
-        state = muscles
-        fv = force_velocity(state.fiber_velocity_lopt / self._vmax, self._fvmax)
+        fv = force_velocity(muscles.fiber_velocity_lopt / self._vmax, self._fvmax)
         # MuJoCo's muscle force is negative (pulling) while its moment is d(length)/d(q): torque = moment × force.
-        force_per_activation = -self._f_max * state.force_length_multiplier * fv
+        force_per_activation = -self._f_max * muscles.force_length_multiplier * fv
         return self._moment[self._muscles][:, self._dadr[1:]].T * force_per_activation
 
 

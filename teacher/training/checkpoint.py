@@ -99,6 +99,7 @@ class CheckpointSummary:
 
     run_dir: Path
     hash: str
+    algorithm: str
     total_steps: int
     wall_s: float
     stage: str
@@ -111,6 +112,7 @@ class CheckpointSummary:
         return cls(
             Path(run_dir),
             checkpoint_hash(run_dir),
+            state["algorithm"],
             state["total_steps"],
             state["wall_s"],
             stage,
