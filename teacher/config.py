@@ -108,6 +108,9 @@ class TrackingPriorConfig:
     regularisation: float = spec(100.0, gt=0.0, doc="weight of the squared excitations against torque error (N·m)²")
     lookahead_s: float = spec(0.04, ge=0.0)
     residual_scale: float = spec(0.5, gt=0.0, le=1.0)
+    feedforward: float = spec(
+        0.0, ge=0.0, le=2.0, doc="share of the reference's inverse-dynamics moments added to the PD torques"
+    )
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,15 @@ class SimConfig:
     slope_range_deg: list[float] = spec([0.0, 0.0], length=2)
     start_phases: list[float] = spec(
         [0.0, 0.5], doc="gait phases an episode may start from (one at random); 0 and 0.5 are the heel strikes"
+    )
+    start_phase_jitter: float = spec(
+        0.02,
+        ge=0.0,
+        lt=0.5,
+        doc="± share of a stride added to the start phase at random, so seeds give different episodes",
+    )
+    start_velocity_noise_rad_s: float = spec(
+        0.1, ge=0.0, doc="SD of Gaussian noise on the starting joint velocities (rad/s), drawn from the seed"
     )
     exo_enabled: bool = spec(False)
     fall_height_drop_m: float = spec(

@@ -68,4 +68,22 @@ def test_active_muscle_heat_never_below_one_watt_per_kg():
 
 
 def test_muscle_mass_from_strength_and_fibre_length():
-    assert MetabolicParams.muscle_mass(np.array([1000.0]), np.array([0.1]))[0] == pytest.approx(1059.7 * 0.004 * 0.1)
+    # 1000 N at 0.6 MPa is 16.7 cm² of cross-section
+    assert MetabolicParams.muscle_mass(np.array([1000.0]), np.array([0.1]))[0] == pytest.approx(
+        1059.7 * 1e-3 / 0.6 * 0.1
+    )
+
+
+def test_the_walkers_leg_muscles_weigh_what_people_s_do():
+    """Lower-body skeletal muscle is ~18-22 % of a man's body mass (Janssen et al. 2000, J Appl Physiol 89:81);
+    the walker's 11 muscles per leg leave out adductors, gluteus medius/minimus and smaller muscles, about a
+    quarter to a third of the leg's muscle volume (Handsfield et al. 2014, J Biomech 47:631), so its total
+    belongs at 10-18 %. The probe once had 33 kg here (42 %)."""
+    from teacher.env import HipExoWalkerEnv
+
+    env = HipExoWalkerEnv()
+    masses = dict(zip(env.backend.muscle_names, env.metabolic.muscle_mass_kg, strict=True))
+    share = sum(masses.values()) / env.backend.body_mass_kg
+    assert 0.10 <= share <= 0.18, f"leg muscle mass {share:.1%} of body mass"
+    # the largest muscles are the largest (Handsfield: vasti > gluteus maximus > hamstrings > soleus > gastrocnemius)
+    assert masses["vasti_r"] > masses["glutmax_r"] > masses["hamstrings_r"] > masses["soleus_r"] > masses["gastroc_r"]

@@ -48,4 +48,4 @@ def test_vectorised_phases_equal_one_by_one_and_wrap(reference):
         single = reference.sample(1.1, p % 1.0)
         np.testing.assert_allclose(angles[k], single.angles_rad, atol=1e-12)
         np.testing.assert_allclose(velocities[k], single.velocities_rad_s, atol=1e-9)
-        np.testing.assert_allclose(moments[k], single.hip_moment_nm_per_kg, atol=1e-12)
+        np.testing.assert_allclose(moments[k], single.moments_nm_per_kg, atol=1e-12)

@@ -33,7 +33,15 @@ def replay():
     """The recorded actions replayed through the fast step, recording what each changed part computed."""
     trace = np.load(TRACE)
     state = checkpoint.read_state(Path(__file__).parents[1] / "models" / "teacher" / "default")
-    env = HipExoWalkerEnv(dataclasses.replace(checkpoint.load_stage_sim_config(state, "assist"), exo_enabled=True))
+    sim = checkpoint.load_stage_sim_config(state, "assist")
+    # recorded before seeds jittered the start and before the probe's masses were calibrated: both as they were
+    env = HipExoWalkerEnv(
+        dataclasses.replace(sim, exo_enabled=True, start_phase_jitter=0.0, start_velocity_noise_rad_s=0.0)
+    )
+    f_max = env.backend.muscle_parameters()[0]
+    env.metabolic = dataclasses.replace(
+        env.metabolic, muscle_mass_kg=1059.7 * f_max / 0.25e6 * env.backend._optimal_length
+    )
     allocations = []
     solve = env._allocator.solve
 

@@ -24,10 +24,13 @@ def desired_torques(
     speed_m_s: float,
     body_weight_n: float,
     slope_deg: float = 0.0,
+    reference_moments: np.ndarray | None = None,
 ) -> np.ndarray:
     """Joint torques (N·m, six leg joints) toward the reference, balanced where ``config.balance`` says.
 
-    On a slope "upright" means along gravity, not perpendicular to the ground (the sim tilts gravity).
+    ``config.feedforward`` of ``reference_moments`` (N·m, six leg joints: the reference's inverse-dynamics
+    moments) is added to the PD torques, so that feedback only corrects errors. On a slope "upright" means
+    along gravity, not perpendicular to the ground (the sim tilts gravity).
     """
     angles, velocities = body.joint_angles[1:], body.joint_velocities[1:]
     balance = config.balance
@@ -37,6 +40,8 @@ def desired_torques(
         stance = stance_weights(balance, body.contact_forces / body_weight_n)
         target[HIPS] += (1.0 - stance) * swing_hip_offset(balance, body, tilt, speed_m_s)
     torques = pd_torques(config, angles, velocities, target, reference_velocities)
+    if config.feedforward and reference_moments is not None:
+        torques = torques + config.feedforward * reference_moments
     if balance.enabled:
         torques[HIPS] = balanced_hip_torques(balance, body, tilt, torques[HIPS], stance)
     return torques

@@ -94,7 +94,10 @@ class HipExoWalkerEnv(gym.Env):
         speed = options.get("speed_m_s", rng.uniform(*self.config.speed_range_m_s))
         slope = options.get("slope_deg", rng.uniform(*self.config.slope_range_deg))
         phase = options.get("phase", rng.choice(self.config.start_phases))
-        self._reset_internal(float(speed), float(slope), float(phase))
+        # drawn whatever the options say: a seed must change the episode (evaluation pairs episodes by seed)
+        phase += rng.uniform(-1.0, 1.0) * self.config.start_phase_jitter
+        noise = rng.normal(0.0, 1.0, 6) * self.config.start_velocity_noise_rad_s
+        self._reset_internal(float(speed), float(slope), float(phase) % 1.0, noise)
         return self._observation(self._body, self._muscles), {
             "speed_m_s": self.speed,
             "slope_deg": self.slope,
@@ -147,7 +150,8 @@ class HipExoWalkerEnv(gym.Env):
         self._sample_reference()
         energy = metabolic_rate(self.metabolic, muscles)
         mass = self.backend.body_mass_kg
-        ref_angles, ref_velocities, ref_hip_moments = (part[0] for part in self._reference)
+        ref_angles, ref_velocities, ref_moments = (part[0] for part in self._reference)
+        ref_hip_moments = ref_moments[:, 0]
         torque = sum(torques) / len(torques)
         errors = {
             "joint_position": rewards.joint_position_error(body.joint_angles[1:], ref_angles),
@@ -214,7 +218,7 @@ class HipExoWalkerEnv(gym.Env):
         prior = self.config.tracking_prior
         if not prior.enabled:
             return np.clip(muscle_action, 0.0, 1.0)
-        angles, velocities, _ = self._reference
+        angles, velocities, moments = self._reference
         torques = tracking_prior.desired_torques(
             prior,
             self._body,
@@ -223,6 +227,7 @@ class HipExoWalkerEnv(gym.Env):
             self.speed,
             self._body_weight_n,
             self.slope,
+            moments[-1].reshape(-1) * self.backend.body_mass_kg,
         )
         base = self._allocator.solve(self.backend.muscle_torque_map(self._muscles), torques)
         return np.clip(base + prior.residual_scale * muscle_action, 0.0, 1.0)
@@ -234,12 +239,15 @@ class HipExoWalkerEnv(gym.Env):
             raise ValueError(f"max_excitation names unknown muscles {sorted(unknown)}; muscles are {list(names)}")
         return np.array([config.max_excitation.get(n, 1.0) for n in names])
 
-    def _reset_internal(self, speed: float, slope: float, phase: float) -> None:
+    def _reset_internal(
+        self, speed: float, slope: float, phase: float, velocity_noise: np.ndarray | None = None
+    ) -> None:
         self.speed, self.slope, self.phase = speed, slope, phase
         self.backend.set_slope(slope)
         self.backend.set_root_force(np.zeros(3))
         ref = self.reference.sample(speed, phase)
-        self.backend.reset(np.r_[0.0, ref.angles_rad.reshape(-1)], np.r_[0.0, ref.velocities_rad_s.reshape(-1)], speed)
+        velocities = ref.velocities_rad_s.reshape(-1) + (0.0 if velocity_noise is None else velocity_noise)
+        self.backend.reset(np.r_[0.0, ref.angles_rad.reshape(-1)], np.r_[0.0, velocities], speed)
         self.shaper = ShaperState.initial(self.shaping)
         self._applied_torque_nm = np.zeros(2)
         self._previous_excitations = np.zeros(len(self.max_excitation))
@@ -251,12 +259,12 @@ class HipExoWalkerEnv(gym.Env):
 
     def _sample_reference(self) -> None:
         """The reference at :attr:`_reference_offsets_s` ahead of the current phase: angles and velocities
-        (offset, 6 joints), hip moments (offset, side)."""
+        (offset, 6 joints), moments (offset, side, joint)."""
         stride = self.reference.stride_time_s(self.speed)
-        angles, velocities, hip = self.reference.sample_phases(
+        angles, velocities, moments = self.reference.sample_phases(
             self.speed, self.phase + self._reference_offsets_s / stride
         )
-        self._reference = (angles.reshape(len(angles), -1), velocities.reshape(len(angles), -1), hip)
+        self._reference = (angles.reshape(len(angles), -1), velocities.reshape(len(angles), -1), moments)
 
     def _observation(self, body, muscles) -> np.ndarray:
         future = self._reference[0][1 : 1 + len(self._lookahead_s)] - body.joint_angles[1:]

@@ -12,6 +12,7 @@ from firmware_bridge.config import DeviceConfig, SubjectConfig
 from teacher.sim.backend import COORDINATES, JOINTS, BodyState, SimBackend
 from teacher.sim.metabolics import MuscleEnergyState
 from teacher.sim.model import EXO_ACTUATOR_FULL_SCALE_NM, EXO_ACTUATORS, build_model
+from teacher.sim.muscle_architecture import optimal_fibre_lengths
 from teacher.sim.muscle_curves import force_length, force_velocity
 
 FOOT_GEOMS = ("calcn_r_geom_1", "toes_r_geom_1", "calcn_l_geom_1", "toes_l_geom_1")
@@ -213,7 +214,9 @@ class MujocoBackend(SimBackend):
         return (scratch.xpos[self._feet] - scratch.xpos[self._pelvis])[:, [0, 2]]
 
     def muscle_parameters(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return self._f_max.copy(), self._optimal_length.copy(), self._vmax.copy()
+        """The fibre lengths are the published ones (:mod:`teacher.sim.muscle_architecture`): MuJoCo's L0, which
+        normalises length and velocity in the physics, is a musculotendon length scale, not a fibre length."""
+        return self._f_max.copy(), optimal_fibre_lengths(self.muscle_names), self._vmax.copy()
 
     def muscle_torque_map(self, muscles: MuscleEnergyState) -> np.ndarray:
         d = self.data

@@ -1,9 +1,10 @@
 """Reference gait from Fukuchi et al. 2018 (teacher/data/README.md), interpolated between speeds.
 
 Curves are indexed by gait phase in [0, 1) from heel strike of the right leg; the left leg follows
-the same curve half a cycle later. Angles are returned in the simulator's convention (radians; hip
-flexion +, **knee flexion −** as in the OpenSim-derived model, ankle dorsiflexion +) and moments in
-the project's convention (N·m/kg, flexion +).
+the same curve half a cycle later. Angles and moments are returned in the simulator's convention (radians;
+hip flexion +, **knee flexion −** as in the OpenSim-derived model, ankle dorsiflexion +; moments in N·m/kg,
+positive along the model's coordinates), :meth:`ReferenceGait.curves` in the dataset's (degrees; moments
+hip flexion +, knee flexion +, ankle plantarflexion +).
 """
 
 from __future__ import annotations
@@ -18,7 +19,11 @@ from numba import njit
 ANGLE_COLUMNS = ("hip_angle_deg", "knee_angle_deg", "ankle_angle_deg")
 MOMENT_COLUMNS = ("hip_moment_nm_per_kg", "knee_moment_nm_per_kg", "ankle_moment_nm_per_kg")
 MODEL_ANGLE_SIGN = np.array([1.0, -1.0, 1.0])
-"""Dataset → model sign for (hip, knee, ankle): the model's knee angle is negative in flexion."""
+"""Dataset → model sign for (hip, knee, ankle) angles: the model's knee angle is negative in flexion."""
+MODEL_MOMENT_SIGN = np.array([1.0, -1.0, -1.0])
+"""Dataset → model sign for (hip, knee, ankle) moments: the dataset's knee moment is flexion + and its ankle
+moment plantarflexion +, both against the model's coordinates (measured: the walker's knee and ankle muscle
+moments correlate negatively with the dataset's as given, and stance needs a plantarflexor moment)."""
 SAMPLES = 101
 SIDE_PHASE_OFFSETS = np.array([0.0, 0.5])
 """The left leg follows the right half a cycle later."""
@@ -30,7 +35,13 @@ class GaitSample:
 
     angles_rad: np.ndarray
     velocities_rad_s: np.ndarray
-    hip_moment_nm_per_kg: np.ndarray
+    moments_nm_per_kg: np.ndarray
+    """Net joint moments (inverse dynamics), model sign."""
+
+    @property
+    def hip_moment_nm_per_kg(self) -> np.ndarray:
+        """(side,) hip moments, flexion + in both conventions."""
+        return self.moments_nm_per_kg[:, 0]
 
 
 class ReferenceGait:
@@ -67,17 +78,18 @@ class ReferenceGait:
         return GaitSample(angles[0], velocities[0], moments[0])
 
     def sample_phases(self, speed_m_s: float, phases: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Vectorised :meth:`sample` over phases: angles and velocities (n, side, joint), hip moments (n, side)."""
+        """Vectorised :meth:`sample` over phases: angles, velocities and moments, each (n, side, joint)."""
         rad, moments, stride = self._model_curves(speed_m_s)
         return _interpolate(rad, moments, stride, np.asarray(phases, dtype=np.float64), SIDE_PHASE_OFFSETS)
 
     def _model_curves(self, speed_m_s: float) -> tuple[np.ndarray, np.ndarray, float]:
-        """Angle curves in model sign and radians, hip moments, stride time; cached (a speed holds per episode)."""
+        """Angle curves in radians and moment curves, both model sign, and the stride time; cached (a speed holds
+        per episode)."""
         if self._cached_speed != speed_m_s:
             curves = self.curves(speed_m_s)
             self._cached = (
                 np.deg2rad(curves[:, :3]) * MODEL_ANGLE_SIGN,
-                curves[:, 3].copy(),
+                curves[:, 3:] * MODEL_MOMENT_SIGN,
                 self.stride_time_s(speed_m_s),
             )
             self._cached_speed = speed_m_s
@@ -89,7 +101,11 @@ def _interpolate(rad, moments, stride_s, phases, side_offsets):
     """Linear interpolation of the 101-sample curves at each (phase + side offset) mod 1; the velocity is the
     slope of the segment the phase falls in. Compiled: the env samples the reference every control step."""
     n, sides, joints = len(phases), len(side_offsets), rad.shape[1]
-    angles, velocities, hip = np.empty((n, sides, joints)), np.empty((n, sides, joints)), np.empty((n, sides))
+    angles, velocities, moment = (
+        np.empty((n, sides, joints)),
+        np.empty((n, sides, joints)),
+        np.empty((n, sides, joints)),
+    )
     for p in range(n):
         for s in range(sides):
             x = ((phases[p] + side_offsets[s]) % 1.0) * (SAMPLES - 1)
@@ -98,5 +114,5 @@ def _interpolate(rad, moments, stride_s, phases, side_offsets):
             for j in range(joints):
                 angles[p, s, j] = (1.0 - w) * rad[i, j] + w * rad[i + 1, j]
                 velocities[p, s, j] = (rad[i + 1, j] - rad[i, j]) * ((SAMPLES - 1) / stride_s)
-            hip[p, s] = (1.0 - w) * moments[i] + w * moments[i + 1]
-    return angles, velocities, hip
+                moment[p, s, j] = (1.0 - w) * moments[i, j] + w * moments[i + 1, j]
+    return angles, velocities, moment
