@@ -68,7 +68,7 @@ def _body(tilt: float = 0.0, tilt_rate: float = 0.0, loads=(1.0, 0.0, 0.0, 0.0),
         foot_positions=np.array([[0.0, -0.9], [-0.3, -0.9]]),
         foot_velocities=np.zeros((2, 2)),
         contact_forces=np.array(loads, dtype=float),
-        hip_moments_nm=np.zeros(2),
+        joint_moments_nm=np.zeros(6),
     )
 
 

@@ -37,6 +37,13 @@ def action_bounds(n_muscle_channels: int, residual: bool) -> tuple[np.ndarray, n
     return low, np.ones(n_muscle_channels + 2, dtype=np.float32)
 
 
+def phase_index(config: SimConfig) -> int:
+    """Index (from the end) of sin(2π phase) in the observation, cos following: the gait clock, for policies
+    that act on it (:mod:`teacher.assistance`). After it come the lookahead errors (6 per lookahead) and the
+    shaped torques (2)."""
+    return -(2 + 6 * len(config.reference_lookahead_s) + 2)
+
+
 class HipExoWalkerEnv(gym.Env):
     metadata = {"render_modes": []}
 

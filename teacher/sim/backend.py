@@ -49,8 +49,14 @@ class BodyState:
     """(side, xz) world velocity of each calcaneus."""
     contact_forces: np.ndarray
     """Normal force (N) under right heel, right toes, left heel, left toes."""
-    hip_moments_nm: np.ndarray
-    """Net actuator moment about each hip (muscles + exo), (right, left), flexion positive."""
+    joint_moments_nm: np.ndarray
+    """Net actuator moment about each leg joint (muscles + exo), ``JOINTS[1:]`` order, positive along the joint's
+    coordinate (hip flexion, knee extension, ankle dorsiflexion)."""
+
+    @property
+    def hip_moments_nm(self) -> np.ndarray:
+        """(right, left), flexion positive."""
+        return self.joint_moments_nm[[0, 3]]
 
 
 class SimBackend(ABC):

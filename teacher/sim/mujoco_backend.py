@@ -160,7 +160,7 @@ class MujocoBackend(SimBackend):
             foot_positions=(xpos[self._feet] - xpos[self._pelvis])[:, ::2],
             foot_velocities=foot_vel,
             contact_forces=self._foot_contact_forces(),
-            hip_moments_nm=d.qfrc_actuator[self._hip_dofs],
+            joint_moments_nm=d.qfrc_actuator[self._dadr[1:]],
         )
 
     def _foot_contact_forces(self) -> np.ndarray:

@@ -4,7 +4,7 @@ Curves are indexed by gait phase in [0, 1) from heel strike of the right leg; th
 the same curve half a cycle later. Angles and moments are returned in the simulator's convention (radians;
 hip flexion +, **knee flexion −** as in the OpenSim-derived model, ankle dorsiflexion +; moments in N·m/kg,
 positive along the model's coordinates), :meth:`ReferenceGait.curves` in the dataset's (degrees; moments
-hip flexion +, knee flexion +, ankle plantarflexion +).
+hip flexion +, knee extension +, ankle plantarflexion +).
 """
 
 from __future__ import annotations
@@ -20,10 +20,11 @@ ANGLE_COLUMNS = ("hip_angle_deg", "knee_angle_deg", "ankle_angle_deg")
 MOMENT_COLUMNS = ("hip_moment_nm_per_kg", "knee_moment_nm_per_kg", "ankle_moment_nm_per_kg")
 MODEL_ANGLE_SIGN = np.array([1.0, -1.0, 1.0])
 """Dataset → model sign for (hip, knee, ankle) angles: the model's knee angle is negative in flexion."""
-MODEL_MOMENT_SIGN = np.array([1.0, -1.0, -1.0])
-"""Dataset → model sign for (hip, knee, ankle) moments: the dataset's knee moment is flexion + and its ankle
-moment plantarflexion +, both against the model's coordinates (measured: the walker's knee and ankle muscle
-moments correlate negatively with the dataset's as given, and stance needs a plantarflexor moment)."""
+MODEL_MOMENT_SIGN = np.array([1.0, 1.0, -1.0])
+"""Dataset → model sign for (hip, knee, ankle) moments. The dataset's moments are hip flexor +, knee extensor +,
+ankle plantarflexor + (../shared/data/fukuchi2018-treadmill/README.md, verified from the numbers); the model's
+coordinates are hip flexion +, knee extension + (the vasti's moment is positive), ankle dorsiflexion + (the
+soleus's is negative)."""
 SAMPLES = 101
 SIDE_PHASE_OFFSETS = np.array([0.0, 0.5])
 """The left leg follows the right half a cycle later."""

@@ -145,7 +145,7 @@ class SconeBackend(SimBackend):
         self._inputs = np.zeros(len(actuators))
         self.muscle_names = tuple(self._project_name(n) for n in muscle_names)
         self._bodies = _by_name(m.bodies())
-        self._hip_dofs = [self._dofs[i] for i in self._joint_idx[[1, 4]]]
+        self._leg_dofs = [self._dofs[i] for i in self._joint_idx[1:]]
         self._root_dof_objects = [self._dofs[i] for i in self._root_idx]
 
     @staticmethod
@@ -204,7 +204,9 @@ class SconeBackend(SimBackend):
         pelvis_pos = _vec(pelvis.com_pos())
         com, com_vel = _vec(m.com_pos()), _vec(m.com_vel())
         contact = [self._bodies[f].contact_force().y for f in FEET]
-        hips = [d.muscle_moment() + d.actuator_torque() if hasattr(d, "muscle_moment") else 0.0 for d in self._hip_dofs]
+        moments = [
+            d.muscle_moment() + d.actuator_torque() if hasattr(d, "muscle_moment") else 0.0 for d in self._leg_dofs
+        ]
         return BodyState(
             time_s=float(m.time()),
             joint_angles=q[self._joint_idx].astype(float),
@@ -216,7 +218,7 @@ class SconeBackend(SimBackend):
             foot_positions=np.array([(_vec(f.com_pos()) - pelvis_pos)[[0, 1]] for f in feet]),
             foot_velocities=np.array([_vec(f.com_vel())[[0, 1]] for f in feet]),
             contact_forces=np.array([contact[0], 0.0, contact[1], 0.0]),  # per foot; no separate toe body
-            hip_moments_nm=np.array(hips, dtype=float),
+            joint_moments_nm=np.array(moments, dtype=float),
         )
 
     def muscle_state(self) -> MuscleEnergyState:
@@ -270,8 +272,7 @@ class SconeBackend(SimBackend):
         """Moment arm (``Muscle.dof_moment_arm``) × maximum force × the force-length multiplier."""
         f_max, _, _ = self.muscle_parameters()
         force = f_max * muscles.force_length_multiplier
-        dofs = [self._dofs[i] for i in self._joint_idx[1:]]
-        arms = np.array([[mu.dof_moment_arm(dof) for mu in self._muscles] for dof in dofs], dtype=float)
+        arms = np.array([[mu.dof_moment_arm(dof) for mu in self._muscles] for dof in self._leg_dofs], dtype=float)
         return arms * force
 
     def muscle_parameters(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

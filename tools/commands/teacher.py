@@ -51,6 +51,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--evaluate-only", action="store_true", help="no search: walk the sim config's own gains and print survival"
     )
     tune.set_defaults(func=run_tune_prior)
+    prof = sub.add_parser(
+        "tune-profile",
+        help="CMA-ES over a phase-based hip profile worn by a frozen teacher, scored by the paired metabolic reduction",
+    )
+    prof.add_argument("run_dir", type=Path, metavar="CHECKPOINT", help="teacher run directory: the frozen human")
+    prof.add_argument("--speed", type=float, default=1.25, help="walking speed, m/s (one profile per condition)")
+    prof.add_argument("--episodes", type=int, default=16, help="paired seeds per candidate")
+    prof.add_argument("--seconds", type=float, default=10.0, help="episode length")
+    prof.add_argument("--generations", type=int, default=30, help="stop after this many (a rerun resumes)")
+    prof.add_argument("--population", type=int, default=8)
+    prof.add_argument("--start", type=Path, default=None, help="best.json of a search to start from (another speed)")
+    parallel.add_options(prof)
+    prof.add_argument("--out", type=Path, default=Path("runs/profile"), help="search state, history.jsonl, best.json")
+    prof.set_defaults(func=run_tune_profile)
     syn = sub.add_parser(
         "synergies", help="NMF of a teacher's excitations into mirrored muscle synergies: VAF per count, a sim config"
     )
@@ -196,6 +210,48 @@ def run_tune_prior(args: argparse.Namespace) -> int:
     )
     print(f"best score {best.score:.4f}; steps survived of {args.steps}: {list(best.steps)}")
     print(f"gains: {args.out / 'best.yaml'}")
+    return 0
+
+
+def run_tune_profile(args: argparse.Namespace) -> int:
+    import dataclasses
+    import json
+
+    from teacher.assistance import HipProfile
+    from teacher.profile_search import START, search
+    from teacher.training.checkpoint import CheckpointSummary
+
+    summary = CheckpointSummary.read(args.run_dir, None)
+    start = START
+    if args.start is not None:
+        saved = json.loads(args.start.read_text())
+        start = HipProfile(**{f.name: saved[f.name] for f in dataclasses.fields(HipProfile)})
+    executor = parallel.executor(args)
+
+    def report(generation, profile, score):
+        print(
+            f"generation {generation}: best {score.reduction_pct:+.2f} ± {score.reduction_se_pct:.2f} % "
+            f"({score.pairs} pairs, falls {score.falls_off}→{score.falls_on}) {profile.as_dict()}",
+            flush=True,
+        )
+
+    with executor:
+        profile, score = search(
+            summary.run_dir,
+            summary.hash,
+            executor,
+            args.out,
+            speed=args.speed,
+            episodes=args.episodes,
+            seconds=args.seconds,
+            generations=args.generations,
+            population=args.population,
+            start=start,
+            on_generation=report,
+        )
+    print(
+        f"best profile at {args.speed:g} m/s: {score.reduction_pct:+.2f} ± {score.reduction_se_pct:.2f} % → {args.out / 'best.json'}"
+    )
     return 0
 
 
