@@ -1,8 +1,15 @@
-"""``hipexo teacher eval``: the teacher over a grid of speeds × slopes, exo off and on, against the reference.
+"""``hipexo teacher eval``: the teacher over a grid of speeds × slopes, exo on against exo worn at zero torque.
 
-Each episode runs without root support, deterministic actions, and a fixed seed per (condition, episode).
-Gait cycles are cut at heel strikes (heel contact force rising through 5 % of body weight) and
-time-normalised to 101 points, the way the Fukuchi reference curves are.
+Every figure about the exo is **paired**: condition ``i`` walks seeds ``1000 i + k`` with the exo on and with it
+worn but commanded zero, and each seed's episode differs (the env jitters the start phase and joint velocities
+from the seed). Reductions are the mean over the seeds where neither walk fell of the per-seed reduction, with
+its standard error. Episodes run without root support, with deterministic actions.
+
+Strides are cut at heel strikes (heel force rising through 5 % of body weight) with a refractory period of 60 %
+of the reference stride time: the heel bounces after each strike (impact ~1.6 BW, both feet briefly airborne)
+and a plain threshold cut ~2 "cycles" per stride. Only whole strides count, those lasting within ±30 % of the
+reference stride time; the metabolic, activation and power figures are averaged over the span they cover.
+Strides are time-normalised to 101 points, the way the Fukuchi reference curves are.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import numpy as np
 
 from teacher.config import RootSupportConfig
 from teacher.executor import Executor
-from teacher.sim.reference import MODEL_ANGLE_SIGN, SAMPLES, ReferenceGait
+from teacher.sim.reference import MODEL_ANGLE_SIGN, MODEL_MOMENT_SIGN, SAMPLES, ReferenceGait
 
 if TYPE_CHECKING:
     from teacher.training.checkpoint import CheckpointSummary
@@ -25,20 +32,123 @@ if TYPE_CHECKING:
 SPEEDS = (0.8, 1.0, 1.25, 1.5)
 SLOPES = (-10.0, -5.0, 0.0, 5.0, 10.0)
 JOINT_NAMES = ("hip", "knee", "ankle")
+CHANNELS = ("hip_angle", "knee_angle", "ankle_angle", "hip_moment", "knee_moment", "ankle_moment", "exo")
+"""Per side and control step: angles (deg) and net moments (muscles + exo, N·m/kg) in the dataset's signs, and
+the exo torque (N·m/kg, flexion +)."""
+SIDES = ("right", "left")
 HEEL_STRIKE_BW = 0.05
+REFRACTORY_SHARE = 0.6
+STRIDE_TOLERANCE = 0.3
+
+
+def heel_strikes(heel_force: np.ndarray, threshold: float, refractory_steps: int) -> list[int]:
+    """Samples where the heel force rises through ``threshold``, ignoring rises within ``refractory_steps`` of the
+    last strike (the heel's bounce)."""
+    above = heel_force > threshold
+    strikes: list[int] = []
+    for i in np.flatnonzero(above[1:] & ~above[:-1]) + 1:
+        if not strikes or i - strikes[-1] >= refractory_steps:
+            strikes.append(int(i))
+    return strikes
+
+
+def whole_strides(strikes: list[int], expected_steps: float) -> list[tuple[int, int]]:
+    """Consecutive strikes (start, end) a whole stride apart: within ±``STRIDE_TOLERANCE`` of ``expected_steps``."""
+    return [
+        (a, b)
+        for a, b in zip(strikes[:-1], strikes[1:], strict=True)
+        if abs(b - a - expected_steps) <= STRIDE_TOLERANCE * expected_steps
+    ]
+
+
+def time_normalise(signal: np.ndarray, strides: list[tuple[int, int]]) -> np.ndarray:
+    """(strides, 101, channels): each stride of ``signal`` (time, channels) resampled to 101 points."""
+    out = []
+    for a, b in strides:
+        x = np.linspace(0, b - a, SAMPLES)
+        out.append(np.stack([np.interp(x, np.arange(b - a + 1), s[a : b + 1]) for s in signal.T], axis=1))
+    return np.array(out) if out else np.zeros((0, SAMPLES, signal.shape[1]))
 
 
 @dataclass
 class EpisodeRecord:
+    seed: int
     steps: int
     fell: bool
     speed_error_m_s: float
     metabolic_w_per_kg: float
+    """Probe, mean over the right leg's whole strides (NaN without any)."""
     mean_activation: float
-    cycles_right: np.ndarray
-    """(n, 101, 5): hip, knee, ankle angle (deg, dataset sign), hip moment (N·m/kg), exo torque (N·m/kg)."""
-    cycles_left_exo: np.ndarray
-    """(n, 101): left exo torque (N·m/kg) over left gait cycles."""
+    positive_power_w_per_kg: float
+    """Positive mechanical power of the muscles at the six leg joints (Σ max(0, τ·ω)), per kg of body mass."""
+    strikes: tuple[int, int]
+    """Heel strikes detected (right, left)."""
+    cycles: dict[str, np.ndarray]
+    """Per side, (whole strides, 101, ``CHANNELS``)."""
+
+
+def run_episode(teacher, sim_config, speed: float, slope: float, exo: bool, seed: int, seconds: float) -> EpisodeRecord:
+    """One evaluation walk: ``teacher.act`` on the privileged observation; ``exo=False`` wears it at zero torque."""
+    from teacher.env import HipExoWalkerEnv
+
+    config = dataclasses.replace(sim_config, exo_enabled=exo, root_support=RootSupportConfig(), episode_s=seconds)
+    env = HipExoWalkerEnv(config)
+    mass = env.backend.body_mass_kg
+    obs, _ = env.reset(seed=seed, options={"speed_m_s": speed, "slope_deg": slope, "phase": 0.0})
+    channels, heels, velocity, metabolic, activation, power = [], [], [], [], [], []
+    fell = False
+    while True:
+        obs, _, terminated, truncated, info = env.step(teacher.act(obs))
+        body = env._body
+        exo_nm = info["exo_torque_nm"].mean(axis=0)
+        angles = np.rad2deg(body.joint_angles[1:7].reshape(2, 3)) * MODEL_ANGLE_SIGN
+        moments = body.joint_moments_nm.reshape(2, 3) / mass * MODEL_MOMENT_SIGN
+        channels.append(np.column_stack([angles, moments, exo_nm / mass]))
+        heels.append(body.contact_forces[[0, 2]])
+        muscle_moments = body.joint_moments_nm.reshape(2, 3).copy()
+        muscle_moments[:, 0] -= env._applied_torque_nm  # the exo's share of the hip moment is not muscle work
+        power.append(np.maximum(muscle_moments.reshape(-1) * body.joint_velocities[1:7], 0.0).sum() / mass)
+        velocity.append(info["forward_velocity_m_s"])
+        metabolic.append(info["metabolic_w_per_kg"])
+        activation.append(float(env._muscles.activation.mean()))
+        if terminated or truncated:
+            fell = terminated
+            break
+    data, heels = np.array(channels), np.array(heels)  # (steps, side, channel), (steps, side)
+    expected = env.reference.stride_time_s(speed) * sim_config.control_rate_hz
+    threshold = HEEL_STRIKE_BW * mass * 9.81
+    strikes = [heel_strikes(heels[:, s], threshold, round(REFRACTORY_SHARE * expected)) for s in range(2)]
+    strides = [whole_strides(s, expected) for s in strikes]
+    span = slice(strides[0][0][0], strides[0][-1][1]) if strides[0] else slice(0, 0)
+
+    def over_strides(values: list[float]) -> float:
+        return float(np.mean(values[span])) if strides[0] else float("nan")
+
+    return EpisodeRecord(
+        seed=seed,
+        steps=len(data),
+        fell=fell,
+        speed_error_m_s=abs(float(np.mean(velocity)) - speed),
+        metabolic_w_per_kg=over_strides(metabolic),
+        mean_activation=over_strides(activation),
+        positive_power_w_per_kg=over_strides(power),
+        strikes=(len(strikes[0]), len(strikes[1])),
+        cycles={side: time_normalise(data[:, s], strides[s]) for s, side in enumerate(SIDES)},
+    )
+
+
+def _pearson(a: np.ndarray, b: np.ndarray) -> float:
+    if np.std(a) < 1e-12 or np.std(b) < 1e-12:
+        return float("nan")
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def _mean_se(values: list[float]) -> tuple[float, float]:
+    values = [v for v in values if np.isfinite(v)]
+    if not values:
+        return float("nan"), float("nan")
+    se = float(np.std(values, ddof=1) / np.sqrt(len(values))) if len(values) > 1 else float("nan")
+    return float(np.mean(values)), se
 
 
 @dataclass
@@ -50,85 +160,50 @@ class ConditionResult:
     fall_rate: float
     speed_error_m_s: float
     metabolic_w_per_kg: float
+    """Mean over the episodes that did not fall."""
+    metabolic_se_w_per_kg: float
     mean_activation: float
-    cycles: int
-    angle_rmse_deg: dict[str, float] = field(default_factory=dict)
+    positive_power_w_per_kg: float
+    strides: int
+    """Whole right strides, all episodes."""
+    strikes_per_stride: float
+    """Right heel strikes detected after each episode's first, per whole stride: 1 when every strike ends a whole
+    stride, 2 when the heel's bounce is taken for a strike."""
     angle_r: dict[str, float] = field(default_factory=dict)
-    hip_moment_r: float = float("nan")
+    """Per side and joint (``right_hip``, …): Pearson r of the mean stride against Fukuchi at this speed."""
+    angle_rmse_deg: dict[str, float] = field(default_factory=dict)
+    moment_r: dict[str, float] = field(default_factory=dict)
+    moment_rmse_nm_per_kg: dict[str, float] = field(default_factory=dict)
     exo_peaks: dict[str, float] = field(default_factory=dict)
-    mean_cycle: list[list[float]] | None = None
-    """101 × 5 mean right cycle (angles deg, hip moment, exo torque) + left exo in column 5."""
+    """Per side: extension and flexion peak magnitudes (N·m/kg) and where they fall (% of that side's cycle)."""
+    mean_cycle: dict[str, list[list[float]]] = field(default_factory=dict)
+    """Per side, the 101 × ``CHANNELS`` mean stride."""
 
 
-def _cycles(signal: np.ndarray, strikes: list[int]) -> np.ndarray:
-    out = []
-    for a, b in zip(strikes[:-1], strikes[1:], strict=True):
-        if b - a < 10:
-            continue
-        x = np.linspace(0, b - a, SAMPLES)
-        out.append(np.stack([np.interp(x, np.arange(b - a + 1), s[a : b + 1]) for s in signal.T], axis=1))
-    return np.array(out) if out else np.zeros((0, SAMPLES, signal.shape[1]))
+@dataclass
+class PairedResult:
+    """Exo on against exo at zero torque, same seeds: per-seed reductions (%) over pairs where neither fell."""
 
-
-def _strikes(heel_force: np.ndarray, threshold: float) -> list[int]:
-    above = heel_force > threshold
-    return [i for i in range(1, len(above)) if above[i] and not above[i - 1]]
-
-
-def run_episode(teacher, sim_config, speed: float, slope: float, exo: bool, seed: int, seconds: float) -> EpisodeRecord:
-    from teacher.env import HipExoWalkerEnv
-
-    config = dataclasses.replace(sim_config, exo_enabled=exo, root_support=RootSupportConfig(), episode_s=seconds)
-    env = HipExoWalkerEnv(config)
-    mass = env.backend.body_mass_kg
-    obs, _ = env.reset(seed=seed, options={"speed_m_s": speed, "slope_deg": slope, "phase": 0.0})
-    rows, velocity, metabolic, activation = [], [], [], []
-    fell = False
-    while True:
-        obs, _, terminated, truncated, info = env.step(teacher.act(obs))
-        body = env.backend.body_state()
-        angles = np.rad2deg(body.joint_angles[1:7].reshape(2, 3)) * MODEL_ANGLE_SIGN
-        torque = info["exo_torque_nm"].mean(axis=0) / mass
-        rows.append(
-            [
-                *angles[0],
-                body.hip_moments_nm[0] / mass,
-                torque[0],
-                torque[1],
-                body.contact_forces[0],
-                body.contact_forces[2],
-            ]
-        )
-        velocity.append(info["forward_velocity_m_s"])
-        metabolic.append(info["metabolic_w_per_kg"])
-        activation.append(float(env.backend.muscle_state().activation.mean()))
-        if terminated or truncated:
-            fell = terminated
-            break
-    data = np.array(rows)
-    threshold = HEEL_STRIKE_BW * mass * 9.81
-    right = _cycles(data[:, :5], _strikes(data[:, 6], threshold))
-    left = _cycles(data[:, 5:6], _strikes(data[:, 7], threshold))
-    return EpisodeRecord(
-        steps=len(rows),
-        fell=fell,
-        speed_error_m_s=abs(float(np.mean(velocity)) - speed),
-        metabolic_w_per_kg=float(np.mean(metabolic)),
-        mean_activation=float(np.mean(activation)),
-        cycles_right=right,
-        cycles_left_exo=left[:, :, 0] if len(left) else np.zeros((0, SAMPLES)),
-    )
-
-
-def _pearson(a: np.ndarray, b: np.ndarray) -> float:
-    if np.std(a) < 1e-12 or np.std(b) < 1e-12:
-        return float("nan")
-    return float(np.corrcoef(a, b)[0, 1])
+    speed_m_s: float
+    slope_deg: float
+    episodes: int
+    pairs: int
+    falls_off: int
+    falls_on: int
+    reduction_pct: float
+    reduction_se_pct: float
+    activation_reduction_pct: float
+    activation_reduction_se_pct: float
+    positive_power_reduction_pct: float
+    positive_power_reduction_se_pct: float
 
 
 def summarise(
     speed: float, slope: float, exo: bool, episodes: list[EpisodeRecord], reference: ReferenceGait
 ) -> ConditionResult:
+    standing = [e for e in episodes if not e.fell]
+    strides = sum(len(e.cycles["right"]) for e in episodes)
+    metabolic, metabolic_se = _mean_se([e.metabolic_w_per_kg for e in standing])
     result = ConditionResult(
         speed_m_s=speed,
         slope_deg=slope,
@@ -136,29 +211,71 @@ def summarise(
         episodes=len(episodes),
         fall_rate=float(np.mean([e.fell for e in episodes])),
         speed_error_m_s=float(np.mean([e.speed_error_m_s for e in episodes])),
-        metabolic_w_per_kg=float(np.mean([e.metabolic_w_per_kg for e in episodes])),
-        mean_activation=float(np.mean([e.mean_activation for e in episodes])),
-        cycles=sum(len(e.cycles_right) for e in episodes),
+        metabolic_w_per_kg=metabolic,
+        metabolic_se_w_per_kg=metabolic_se,
+        mean_activation=_mean_se([e.mean_activation for e in standing])[0],
+        positive_power_w_per_kg=_mean_se([e.positive_power_w_per_kg for e in standing])[0],
+        strides=strides,
+        strikes_per_stride=sum(e.strikes[0] - 1 for e in episodes) / strides if strides else float("nan"),
     )
-    right = np.concatenate([e.cycles_right for e in episodes])
-    left = np.concatenate([e.cycles_left_exo for e in episodes])
-    if len(right) == 0:
-        return result
-    mean = right.mean(axis=0)
     ref = reference.curves(speed)
-    for k, name in enumerate(JOINT_NAMES):
-        result.angle_rmse_deg[name] = float(np.sqrt(np.mean((mean[:, k] - ref[:, k]) ** 2)))
-        result.angle_r[name] = _pearson(mean[:, k], ref[:, k])
-    result.hip_moment_r = _pearson(mean[:, 3], ref[:, 3])
-    left_mean = left.mean(axis=0) if len(left) else np.full(SAMPLES, np.nan)
-    for side, profile in (("right", mean[:, 4]), ("left", left_mean)):
-        if np.all(np.isfinite(profile)):
-            result.exo_peaks[f"{side}_extension_nm_per_kg"] = float(-profile.min())
-            result.exo_peaks[f"{side}_extension_at_pct"] = float(np.argmin(profile))
-            result.exo_peaks[f"{side}_flexion_nm_per_kg"] = float(profile.max())
-            result.exo_peaks[f"{side}_flexion_at_pct"] = float(np.argmax(profile))
-    result.mean_cycle = np.column_stack([mean, left_mean]).round(5).tolist()
+    for side in SIDES:
+        cycles = np.concatenate([e.cycles[side] for e in episodes])
+        if len(cycles) == 0:
+            continue
+        mean = cycles.mean(axis=0)
+        for k, joint in enumerate(JOINT_NAMES):
+            key = f"{side}_{joint}"
+            result.angle_r[key] = _pearson(mean[:, k], ref[:, k])
+            result.angle_rmse_deg[key] = float(np.sqrt(np.mean((mean[:, k] - ref[:, k]) ** 2)))
+            result.moment_r[key] = _pearson(mean[:, 3 + k], ref[:, 3 + k])
+            result.moment_rmse_nm_per_kg[key] = float(np.sqrt(np.mean((mean[:, 3 + k] - ref[:, 3 + k]) ** 2)))
+        exo_profile = mean[:, 6]
+        result.exo_peaks[f"{side}_extension_nm_per_kg"] = float(max(-exo_profile.min(), 0.0))
+        result.exo_peaks[f"{side}_extension_at_pct"] = float(np.argmin(exo_profile))
+        result.exo_peaks[f"{side}_flexion_nm_per_kg"] = float(max(exo_profile.max(), 0.0))
+        result.exo_peaks[f"{side}_flexion_at_pct"] = float(np.argmax(exo_profile))
+        result.mean_cycle[side] = mean.round(5).tolist()
     return result
+
+
+def pair(speed: float, slope: float, off: list[EpisodeRecord], on: list[EpisodeRecord]) -> PairedResult:
+    """Per-seed reductions: ``off[k]`` and ``on[k]`` walked the same seed."""
+    assert [e.seed for e in off] == [e.seed for e in on], "paired episodes must share their seeds"
+    both = [(a, b) for a, b in zip(off, on, strict=True) if not (a.fell or b.fell)]
+
+    def reduction(metric: str) -> tuple[float, float]:
+        return _mean_se([100.0 * (getattr(a, metric) - getattr(b, metric)) / getattr(a, metric) for a, b in both])
+
+    metabolic, activation, power = (
+        reduction(m) for m in ("metabolic_w_per_kg", "mean_activation", "positive_power_w_per_kg")
+    )
+    return PairedResult(
+        speed_m_s=speed,
+        slope_deg=slope,
+        episodes=len(off),
+        pairs=len(both),
+        falls_off=sum(e.fell for e in off),
+        falls_on=sum(e.fell for e in on),
+        reduction_pct=metabolic[0],
+        reduction_se_pct=metabolic[1],
+        activation_reduction_pct=activation[0],
+        activation_reduction_se_pct=activation[1],
+        positive_power_reduction_pct=power[0],
+        positive_power_reduction_se_pct=power[1],
+    )
+
+
+@dataclass
+class GridResult:
+    conditions: list[ConditionResult]
+    paired: list[PairedResult]
+
+    def condition(self, speed: float, slope: float, exo: bool) -> ConditionResult | None:
+        return next((c for c in self.conditions if (c.speed_m_s, c.slope_deg, c.exo) == (speed, slope, exo)), None)
+
+    def pairing(self, speed: float, slope: float) -> PairedResult | None:
+        return next((p for p in self.paired if (p.speed_m_s, p.slope_deg) == (speed, slope)), None)
 
 
 @dataclass(frozen=True)
@@ -192,21 +309,22 @@ def evaluate(
     executor: Executor,
     speeds=SPEEDS,
     slopes=SLOPES,
-    episodes: int = 3,
+    episodes: int = 16,
     seconds: float = 10.0,
     progress: bool = True,
     results_dir: Path | None = None,
-) -> list[ConditionResult]:
+) -> GridResult:
     """The grid as one task per (condition, exo, episode), so workers share it evenly; summarised here.
 
-    Condition ``i`` (speeds × slopes × exo off/on) seeds its episodes ``1000 i + k``. With ``results_dir``
+    Condition ``i`` (speeds × slopes) walks seeds ``1000 i + k`` exo off and on alike. With ``results_dir``
     finished episodes are kept there and a rerun of the same checkpoint's grid resumes.
     """
     run_dir = str(teacher.run_dir.resolve())  # cluster workers do not share our working directory
-    conditions = [(s, sl, exo) for s in speeds for sl in slopes for exo in (False, True)]
+    conditions = [(s, sl) for s in speeds for sl in slopes]
     tasks = [
         EpisodeTask(run_dir, teacher.hash, s, sl, exo, 1000 * i + k, seconds)
-        for i, (s, sl, exo) in enumerate(conditions)
+        for i, (s, sl) in enumerate(conditions)
+        for exo in (False, True)
         for k in range(episodes)
     ]
     records = executor.map(
@@ -218,19 +336,60 @@ def evaluate(
         results_dir=results_dir,
     )
     reference = ReferenceGait(teacher.sim_config.stride_length_at_1_25_m)
-    return [
-        summarise(s, sl, exo, records[i * episodes : (i + 1) * episodes], reference)
-        for i, (s, sl, exo) in enumerate(conditions)
-    ]
+    grid = GridResult([], [])
+    for i, (s, sl) in enumerate(conditions):
+        off = records[2 * i * episodes : (2 * i + 1) * episodes]
+        on = records[(2 * i + 1) * episodes : (2 * i + 2) * episodes]
+        grid.conditions += [summarise(s, sl, False, off, reference), summarise(s, sl, True, on, reference)]
+        grid.paired.append(pair(s, sl, off, on))
+    return grid
 
 
-def reduction_pct(results: list[ConditionResult], speed: float, slope: float) -> float:
-    by = {(r.speed_m_s, r.slope_deg, r.exo): r for r in results}
-    off, on = by.get((speed, slope, False)), by.get((speed, slope, True))
-    if off is None or on is None:
-        return float("nan")
-    return 100.0 * (off.metabolic_w_per_kg - on.metabolic_w_per_kg) / off.metabolic_w_per_kg
+def summary(grid: GridResult, steps: int) -> dict:
+    """The machine-readable results (``eval/summary.json``): one entry per condition, right side, falls as
+    fractions, torques as positive magnitudes; left-side figures with a ``_left`` suffix."""
+    rows = []
+    for p in grid.paired:
+        off, on = grid.condition(p.speed_m_s, p.slope_deg, False), grid.condition(p.speed_m_s, p.slope_deg, True)
+        row = {
+            "speed_m_s": p.speed_m_s,
+            "slope_deg": p.slope_deg,
+            "episodes": p.episodes,
+            "pairs": p.pairs,
+            "falls_off": off.fall_rate,
+            "falls_on": on.fall_rate,
+            "metabolic_off_w_kg": off.metabolic_w_per_kg,
+            "metabolic_on_w_kg": on.metabolic_w_per_kg,
+            "reduction_pct": p.reduction_pct,
+            "reduction_se_pct": p.reduction_se_pct,
+            "activation_off": off.mean_activation,
+            "activation_on": on.mean_activation,
+            "activation_reduction_pct": p.activation_reduction_pct,
+            "positive_power_off_w_kg": off.positive_power_w_per_kg,
+            "positive_power_on_w_kg": on.positive_power_w_per_kg,
+            "positive_power_reduction_pct": p.positive_power_reduction_pct,
+        }
+        for side, suffix in (("right", ""), ("left", "_left")):
+            peaks = on.exo_peaks
+            row |= {
+                f"exo_ext_peak_nm_kg{suffix}": peaks.get(f"{side}_extension_nm_per_kg", float("nan")),
+                f"exo_ext_peak_pct_gc{suffix}": peaks.get(f"{side}_extension_at_pct", float("nan")),
+                f"exo_flex_peak_nm_kg{suffix}": peaks.get(f"{side}_flexion_nm_per_kg", float("nan")),
+                f"exo_flex_peak_pct_gc{suffix}": peaks.get(f"{side}_flexion_at_pct", float("nan")),
+                f"hip_r{suffix}": off.angle_r.get(f"{side}_hip", float("nan")),
+                f"hip_rmse_deg{suffix}": off.angle_rmse_deg.get(f"{side}_hip", float("nan")),
+            }
+        rows.append({k: (round(v, 5) if isinstance(v, float) else v) for k, v in row.items()})
+    return {"steps": steps, "conditions": rows}
 
 
-def to_json(results: list[ConditionResult], meta: dict) -> str:
-    return json.dumps({"meta": meta, "conditions": [dataclasses.asdict(r) for r in results]}, indent=1, default=float)
+def to_json(grid: GridResult, meta: dict) -> str:
+    return json.dumps(
+        {
+            "meta": meta,
+            "conditions": [dataclasses.asdict(r) for r in grid.conditions],
+            "paired": [dataclasses.asdict(p) for p in grid.paired],
+        },
+        indent=1,
+        default=float,
+    )

@@ -1,4 +1,4 @@
-"""Teacher evaluation: gait-cycle cutting, comparison with the reference, exo peaks, the command and report."""
+"""Teacher evaluation: strides that survive heel bounce (on a real rollout), paired seeds, the report and JSON."""
 
 from __future__ import annotations
 
@@ -8,59 +8,156 @@ import numpy as np
 import pytest
 
 from teacher.eval_report import targets
-from teacher.evaluation import EpisodeRecord, _cycles, _strikes, reduction_pct, summarise
+from teacher.evaluation import (
+    CHANNELS,
+    HEEL_STRIKE_BW,
+    EpisodeRecord,
+    GridResult,
+    heel_strikes,
+    pair,
+    run_episode,
+    summarise,
+    time_normalise,
+    whole_strides,
+)
 from teacher.sim.reference import ReferenceGait
 from tools.cli import main
 
 
-def test_heel_strikes_cut_cycles_normalised_to_101_points():
+def test_a_bouncing_heel_strikes_once_per_stride():
     t = np.arange(300)
-    heel = np.where((t % 60) < 35, 500.0, 0.0)  # stance for 35 of every 60 samples
-    strikes = _strikes(heel, 40.0)
-    assert strikes == [60, 120, 180, 240]
+    heel = np.where((t % 60) < 35, 500.0, 0.0)
+    heel[(t % 60 >= 3) & (t % 60 < 5)] = 0.0  # airborne for two samples just after each strike
+    assert heel_strikes(heel, 40.0, refractory_steps=1) == [5, 60, 65, 120, 125, 180, 185, 240, 245]
+    strikes = heel_strikes(heel, 40.0, refractory_steps=36)
+    assert strikes == [5, 60, 120, 180, 240]
+    assert whole_strides(strikes + [275], 60) == [(5, 60), (60, 120), (120, 180), (180, 240)]  # 35 is no stride
     signal = np.column_stack([np.sin(2 * np.pi * t / 60), t.astype(float)])
-    cycles = _cycles(signal, strikes)
+    cycles = time_normalise(signal, whole_strides(strikes[1:], 60))
     assert cycles.shape == (3, 101, 2)
     np.testing.assert_allclose(cycles[0, :, 0], np.sin(2 * np.pi * np.linspace(0, 60, 101) / 60), atol=2e-3)
+
+
+@pytest.fixture(scope="module")
+def shipped_walk():
+    from teacher.policy import TeacherPolicy
+
+    teacher = TeacherPolicy("models/teacher/default")
+    return teacher, run_episode(teacher, teacher.sim_config, 1.25, 0.0, False, 1000, 10.0)
+
+
+def test_strides_of_a_real_walk_are_whole_strides(shipped_walk):
+    """The shipped teacher's heel bounces after every strike: a plain threshold finds ~2 strikes per stride, the
+    refractory detector one, and every stride it cuts lasts about the reference stride time."""
+    teacher, record = shipped_walk
+    assert not record.fell
+    reference = ReferenceGait(teacher.sim_config.stride_length_at_1_25_m)
+    expected = reference.stride_time_s(1.25) * teacher.sim_config.control_rate_hz  # 56 control steps
+    strides = len(record.cycles["right"])
+    assert 10.0 * 50 / expected - 3 <= strides <= 10.0 * 50 / expected
+    assert record.strikes[0] - 1 == strides  # every strike after the first ends a whole stride
+    # the same walk's right heel, cut without the refractory period, finds the bounce
+    from teacher.env import HipExoWalkerEnv
+
+    env = HipExoWalkerEnv(teacher.sim_config)
+    obs, _ = env.reset(seed=1000, options={"speed_m_s": 1.25, "slope_deg": 0.0, "phase": 0.0})
+    heel = []
+    for _ in range(500):
+        obs, *_ = env.step(teacher.act(obs))
+        heel.append(env._body.contact_forces[0])
+    threshold = HEEL_STRIKE_BW * env.backend.body_mass_kg * 9.81
+    assert len(heel_strikes(np.array(heel), threshold, 1)) >= 1.5 * record.strikes[0]
+    # a whole stride starts at heel strike: the hip is flexed there, extended before toe-off
+    hip = record.cycles["right"][:, :, CHANNELS.index("hip_angle")].mean(axis=0)
+    assert hip[0] > 15.0 and hip[50:65].min() < 0.0
+
+
+def _record(seed: int, metabolic: float, fell: bool = False, cycle: np.ndarray | None = None) -> EpisodeRecord:
+    cycles = np.stack([cycle, cycle]) if cycle is not None else np.zeros((0, 101, len(CHANNELS)))
+    return EpisodeRecord(seed, 500, fell, 0.02, metabolic, 0.2, 3.0, (3, 3), {"right": cycles, "left": cycles})
+
+
+def test_reductions_are_paired_by_seed_and_exclude_falls():
+    off = [_record(1, 10.0), _record(2, 12.0), _record(3, 11.0), _record(4, 9.0, fell=True)]
+    on = [_record(1, 9.5), _record(2, 11.0), _record(3, 10.8), _record(4, 8.0)]
+    paired = pair(1.25, 0.0, off, on)
+    per_seed = [5.0, 100 / 12, 100 * 0.2 / 11]
+    assert paired.pairs == 3 and paired.falls_off == 1 and paired.falls_on == 0
+    assert paired.reduction_pct == pytest.approx(np.mean(per_seed))
+    assert paired.reduction_se_pct == pytest.approx(np.std(per_seed, ddof=1) / np.sqrt(3))
+    with pytest.raises(AssertionError):
+        pair(1.25, 0.0, off, on[::-1])
 
 
 def test_a_walker_that_matches_the_reference_scores_perfectly_and_peaks_are_found():
     reference = ReferenceGait()
     curves = reference.curves(1.25)
     gc = np.arange(101)
-    exo = -0.1 * np.exp(-(((gc - 15) / 6) ** 2)) + 0.08 * np.exp(-(((gc - 60) / 6) ** 2))
-    cycle = np.column_stack([curves[:, :4], exo])
-    record = EpisodeRecord(
-        steps=500,
-        fell=False,
-        speed_error_m_s=0.02,
-        metabolic_w_per_kg=3.0,
-        mean_activation=0.1,
-        cycles_right=np.stack([cycle, cycle]),
-        cycles_left_exo=np.stack([exo]),
+    exo = -0.15 * np.exp(-(((gc - 10) / 6) ** 2)) + 0.12 * np.exp(-(((gc - 55) / 6) ** 2))
+    cycle = np.column_stack([curves, exo])
+    on = [_record(1000 + k, 3.0 - 0.2 * (k % 2), cycle=cycle) for k in range(4)]
+    off = [_record(1000 + k, 3.4, cycle=np.column_stack([curves, 0 * exo])) for k in range(4)]
+    result = summarise(1.25, 0.0, True, on, reference)
+    assert result.angle_r["right_hip"] == pytest.approx(1.0) and result.angle_rmse_deg["left_knee"] == pytest.approx(
+        0.0
     )
-    result = summarise(1.25, 0.0, True, [record], reference)
-    assert result.angle_r["hip"] == pytest.approx(1.0) and result.angle_rmse_deg["knee"] == pytest.approx(0.0)
-    assert result.hip_moment_r == pytest.approx(1.0)
-    assert result.exo_peaks["right_extension_at_pct"] == 15 and result.exo_peaks["right_flexion_at_pct"] == 60
-    assert result.exo_peaks["right_extension_nm_per_kg"] == pytest.approx(0.1, abs=1e-3)
-    off = summarise(1.25, 0.0, False, [record], reference)
-    off.metabolic_w_per_kg = 3.2
-    assert reduction_pct([off, result], 1.25, 0.0) == pytest.approx(6.25)
-    met = {t: ok for t, _, ok in targets([off, result])}
-    assert met["extension in early stance, flexion around toe-off (1.25 m/s level)"]
-    assert met["metabolic reduction ≥ 3 % (1.25 m/s level, exo on vs off)"]
+    assert result.moment_r["right_ankle"] == pytest.approx(1.0)
+    assert result.exo_peaks["right_extension_at_pct"] == 10 and result.exo_peaks["right_flexion_at_pct"] == 55
+    assert result.exo_peaks["right_extension_nm_per_kg"] == pytest.approx(0.15, abs=1e-3)
+    grid = GridResult([summarise(1.25, 0.0, False, off, reference), result], [pair(1.25, 0.0, off, on)])
+    met = {t.split(" (")[0]: ok for t, _, ok in targets(grid)}
+    assert (
+        met["metabolic reduction ≥ 5 % and > 2 SE"]
+        and met["profile: peaks 0.10–0.30 N·m/kg, extension at 0–20 or 85–100 % GC, flexion at 40–70 % GC"]
+    )
+    assert met["probe 3–6 W/kg"] and not met["mean activation ≤ 0.12"]  # 3.4 W/kg; activation 0.2
 
 
-def test_eval_command_writes_report_plots_and_json(smoke_run, tmp_path, capsys):
+def test_eval_command_writes_report_plots_and_summary(smoke_run, tmp_path, capsys):
     out, js = tmp_path / "eval", tmp_path / "eval.json"
-    args = ["teacher", "eval", str(smoke_run), "--speeds", "1.25", "--slopes", "0", "--episodes", "1", "--seconds", "1"]
+    args = [
+        "teacher",
+        "eval",
+        str(smoke_run),
+        "--speeds",
+        "1.25",
+        "--slopes",
+        "0",
+        "--episodes",
+        "2",
+        "--seconds",
+        "1.5",
+    ]
     assert main([*args, "--out", str(out), "--json", str(js), "--workers", "1"]) == 0
     report = (out / "report.md").read_text()
     assert "## Targets" in report and "| 1.25 | +0 | off |" in report and "| 1.25 | +0 | on |" in report
     assert (out / "exo_torque_profiles.png").read_bytes()[:4] == b"\x89PNG"
     data = json.loads(js.read_text())
     assert {c["exo"] for c in data["conditions"]} == {False, True} and data["meta"]["total_steps"] == 2048
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["steps"] == 2048 and len(summary["conditions"]) == 1
+    keys = {
+        "speed_m_s",
+        "slope_deg",
+        "episodes",
+        "falls_off",
+        "falls_on",
+        "metabolic_off_w_kg",
+        "metabolic_on_w_kg",
+        "reduction_pct",
+        "reduction_se_pct",
+        "activation_off",
+        "activation_on",
+        "exo_ext_peak_nm_kg",
+        "exo_ext_peak_pct_gc",
+        "exo_flex_peak_nm_kg",
+        "exo_flex_peak_pct_gc",
+        "hip_r",
+        "hip_rmse_deg",
+    }
+    row = summary["conditions"][0]
+    assert keys | {f"{k}_left" for k in keys if k.startswith(("exo_", "hip_"))} <= set(row)
+    assert row["episodes"] == 2 and 0.0 <= row["falls_off"] <= 1.0
     assert "report:" in capsys.readouterr().out
 
 

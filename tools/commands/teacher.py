@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("run_dir", type=Path, metavar="CHECKPOINT", help="teacher run directory (holds checkpoint/)")
     ev.add_argument("--speeds", type=float, nargs="+", default=None, help="default 0.8 1.0 1.25 1.5")
     ev.add_argument("--slopes", type=float, nargs="+", default=None, help="default -10 -5 0 5 10")
-    ev.add_argument("--episodes", type=int, default=3, help="seeded episodes per condition")
+    ev.add_argument("--episodes", type=int, default=16, help="seeds per condition, each walked exo off and on")
     ev.add_argument("--seconds", type=float, default=10.0, help="episode length")
     parallel.add_options(ev)
     ev.add_argument("--out", type=Path, default=None, help="report folder (default RUN_DIR/eval)")
