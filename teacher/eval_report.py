@@ -10,6 +10,7 @@ import numpy as np
 
 from teacher.evaluation import CHANNELS, JOINT_NAMES, GridResult, summary
 from teacher.sim.reference import ReferenceGait
+from teacher.standing import StandingResult
 
 LEVEL_SPEEDS = (0.8, 1.0, 1.25, 1.5)
 EXTENSION_WINDOWS_PCT = ((0, 20), (85, 100))
@@ -24,7 +25,7 @@ def _pm(mean: float, se: float, digits: int = 1) -> str:
     return f"{_fmt(mean, digits)} ± {_fmt(se, digits)}"
 
 
-def targets(grid: GridResult) -> list[tuple[str, str, bool]]:
+def targets(grid: GridResult, standing: StandingResult | None = None) -> list[tuple[str, str, bool]]:
     """(target, measured, met) for the assisting-teacher targets on level ground."""
     level = [s for s in LEVEL_SPEEDS if grid.pairing(s, 0.0)]
     rows: list[tuple[str, str, bool]] = []
@@ -47,6 +48,15 @@ def targets(grid: GridResult) -> list[tuple[str, str, bool]]:
             )
         )
         rows.append(("mean activation ≤ 0.12 (same)", _fmt(off.mean_activation, 3), off.mean_activation <= 0.12))
+    if standing is not None:
+        rows.append(
+            (
+                "quiet standing 1.0–2.0 W/kg (prior holding the standing pose, hand on a rail)",
+                f"{_fmt(standing.metabolic_w_per_kg)} W/kg, activation {_fmt(standing.mean_activation, 3)}, "
+                f"legs carry {100 * standing.legs_carry:.0f} % of body weight",
+                1.0 <= standing.metabolic_w_per_kg <= 2.0,
+            )
+        )
     hips = {s: grid.condition(s, 0.0, False) for s in level}
     hip_ok = all(
         c.angle_r.get("right_hip", 0.0) >= 0.95 and c.angle_rmse_deg.get("right_hip", 99.0) <= 5.0
@@ -98,10 +108,15 @@ def targets(grid: GridResult) -> list[tuple[str, str, bool]]:
     return rows
 
 
-def write_report(grid: GridResult, out_dir: Path, meta: dict, reference: ReferenceGait) -> Path:
+def write_report(
+    grid: GridResult, out_dir: Path, meta: dict, reference: ReferenceGait, standing: StandingResult | None = None
+) -> Path:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "summary.json").write_text(json.dumps(summary(grid, meta["total_steps"]), indent=1) + "\n")
+    machine = summary(grid, meta["total_steps"])
+    if standing is not None:
+        machine["standing_w_kg"] = round(standing.metabolic_w_per_kg, 4)
+    (out_dir / "summary.json").write_text(json.dumps(machine, indent=1) + "\n")
     plots = _plots(grid, out_dir, reference)
     lines = [
         f"# Teacher evaluation: {meta['run_dir']}",
@@ -117,7 +132,7 @@ def write_report(grid: GridResult, out_dir: Path, meta: dict, reference: Referen
         "",
         "| target | measured | met |",
         "|---|---|---|",
-        *[f"| {t} | {m} | {'yes' if ok else '**no**'} |" for t, m, ok in targets(grid)],
+        *[f"| {t} | {m} | {'yes' if ok else '**no**'} |" for t, m, ok in targets(grid, standing)],
         "",
         "## Paired: exo on vs exo worn at zero torque",
         "",

@@ -87,3 +87,16 @@ def test_the_walkers_leg_muscles_weigh_what_people_s_do():
     assert 0.10 <= share <= 0.18, f"leg muscle mass {share:.1%} of body mass"
     # the largest muscles are the largest (Handsfield: vasti > gluteus maximus > hamstrings > soleus > gastrocnemius)
     assert masses["vasti_r"] > masses["glutmax_r"] > masses["hamstrings_r"] > masses["soleus_r"] > masses["gastroc_r"]
+
+
+def test_quiet_standing_reads_what_people_cost():
+    """People standing cost ~1.2-1.5 W/kg (the basal rate is 1.2 here); the legs, not the helping hand, carry the
+    body. The uncalibrated probe (33 kg of muscle) or a co-contracting prior would read high here."""
+    from firmware_bridge.config import load_config
+    from firmware_bridge.config.paths import default_config
+    from teacher.config import SimConfig
+    from teacher.standing import quiet_standing
+
+    standing = quiet_standing(load_config(default_config("sim"), SimConfig), seconds=3.0)
+    assert 1.2 < standing.metabolic_w_per_kg <= 2.0
+    assert standing.legs_carry > 0.9

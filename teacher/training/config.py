@@ -79,6 +79,11 @@ class TeacherConfig:
     total_steps: int = spec(30_000_000, gt=0)
     run_dir: str = spec("runs/teacher/default", doc="relative to the repository root")
     checkpoint_every_steps: int = spec(200_000, gt=0)
+    init_from: str | None = spec(
+        None,
+        doc="a teacher run directory (relative to the repository root) whose policy and observation normaliser "
+        "start this run, which fine-tunes them from its first stage with this config's PPO settings",
+    )
     ppo: PpoConfig = spec(PpoConfig())
     sac: SacConfig = spec(SacConfig())
 
@@ -91,6 +96,8 @@ class TeacherConfig:
                 problems.append(f"stages[{k}].advance_when: needed on every stage but the last")
         if self.algorithm != "ppo" and any(s.exo_action_std_min is not None for s in self.stages):
             problems.append("stages[].exo_action_std_min: PPO only (SAC's exploration std depends on the state)")
+        if self.init_from is not None and self.algorithm != "ppo":
+            problems.append("init_from: PPO only")
         if self.algorithm == "ppo" and (self.ppo.n_steps * self.n_envs) % self.ppo.batch_size:
             problems.append("ppo.batch_size: must divide n_steps × n_envs")
         return problems

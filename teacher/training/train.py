@@ -129,6 +129,8 @@ class TeacherTrainer:
                 model.load_replay_buffer(ckpt / checkpoint.REPLAY_BUFFER)
             checkpoint.restore_rng(self.run_dir)
             return model
+        if self.config.init_from is not None:
+            return self._fine_tuned(venv)
         if self.config.algorithm == "ppo":
             p = self.config.ppo
             return PPO(
@@ -168,14 +170,41 @@ class TeacherTrainer:
             tensorboard_log=tensorboard,
         )
 
+    def _fine_tuned(self, venv: VecEnv) -> PPO:
+        """The ``init_from`` teacher's policy with this config's PPO settings (its optimiser state goes: a new
+        stage's rewards make its moment estimates stale)."""
+        p = self.config.ppo
+        settings = {
+            "n_steps": p.n_steps,
+            "batch_size": p.batch_size,
+            "n_epochs": p.n_epochs,
+            "learning_rate": p.learning_rate,
+            "lr_schedule": lambda _: p.learning_rate,
+            "gamma": p.gamma,
+            "gae_lambda": p.gae_lambda,
+            "clip_range": lambda _: p.clip_range,
+            "ent_coef": p.ent_coef,
+            "vf_coef": p.vf_coef,
+            "max_grad_norm": p.max_grad_norm,
+            "target_kl": p.target_kl,
+            "n_envs": self.config.n_envs,
+        }
+        source = checkpoint.checkpoint_dir(REPO_ROOT / self.config.init_from) / checkpoint.MODEL
+        model = PPO.load(
+            source, env=venv, device="cpu", custom_objects=settings, tensorboard_log=str(self.run_dir / "tb")
+        )
+        model.num_timesteps = 0
+        return model
+
     def setup(self) -> tuple[VecNormalize, BaseAlgorithm]:
         """The normalised vector env and the learner, new or restored from the checkpoint."""
         torch.set_num_threads(self.config.torch_threads)
         # env workers fork from a server that has imported the env once (seconds per worker otherwise)
         multiprocessing.get_context("forkserver").set_forkserver_preload([__name__, "teacher.env"])
         venv = self._venv()
-        if self.resume:
-            normaliser = VecNormalize.load(str(checkpoint.checkpoint_dir(self.run_dir) / checkpoint.NORMALISER), venv)
+        if self.resume or self.config.init_from is not None:
+            source = self.run_dir if self.resume else REPO_ROOT / self.config.init_from
+            normaliser = VecNormalize.load(str(checkpoint.checkpoint_dir(source) / checkpoint.NORMALISER), venv)
         else:
             gamma = self.config.ppo.gamma if self.config.algorithm == "ppo" else self.config.sac.gamma
             normaliser = VecNormalize(venv, norm_obs=True, norm_reward=True, clip_obs=10.0, gamma=gamma)
@@ -223,6 +252,7 @@ class TeacherTrainer:
             "algorithm": self.config.algorithm,
             "config": str(self.config_path),
             "curriculum": self.curriculum.state_dict(),
+            "init_from": self.config.init_from,
             "sim_configs": {
                 s.name: dataclasses.asdict(c) for s, c in zip(self.config.stages, self.sim_configs, strict=True)
             },
@@ -265,6 +295,9 @@ class _TrainingCallback(BaseCallback):
         n = trainer.config.n_envs
         self.tracking_sum = np.zeros(n)
         self.velocity_sum = np.zeros(n)
+        self.metabolic_sum = np.zeros(n)
+        self.finished_episodes: list[tuple[bool, float]] = []
+        """(fell, mean probe W/kg) of the episodes finished in this rollout, for TensorBoard."""
         self.length = np.zeros(n, dtype=int)
         self.bar = tqdm(
             total=budget, desc=f"teacher [{trainer.curriculum.current.name}]", unit="step", disable=not progress
@@ -279,18 +312,21 @@ class _TrainingCallback(BaseCallback):
         for i, (info, done) in enumerate(zip(infos, dones, strict=True)):
             self.tracking_sum[i] += info["joint_tracking"]
             self.velocity_sum[i] += info["forward_velocity_m_s"]
+            self.metabolic_sum[i] += info["metabolic_w_per_kg"]
             self.length[i] += 1
             if done:
                 n = self.length[i]
+                fell = not info.get("TimeLimit.truncated", False)
+                self.finished_episodes.append((fell, float(self.metabolic_sum[i] / n)))
                 self.trainer.curriculum.record(
                     EpisodeSummary(
-                        fell=not info.get("TimeLimit.truncated", False),
+                        fell=fell,
                         joint_tracking=float(self.tracking_sum[i] / n),
                         speed_error_m_s=float(abs(self.velocity_sum[i] / n - info["speed_m_s"])),
                         length=int(n),
                     )
                 )
-                self.tracking_sum[i] = self.velocity_sum[i] = 0.0
+                self.tracking_sum[i] = self.velocity_sum[i] = self.metabolic_sum[i] = 0.0
                 self.length[i] = 0
         self.bar.update(len(dones))
         return not self.finished
@@ -306,6 +342,11 @@ class _TrainingCallback(BaseCallback):
             self.update_s += now - self.phase_started
             self.phase_started = now
             self.logger.record("time/update_share", self.update_s / (self.update_s + self.collect_s))
+        if self.finished_episodes:
+            fell, metabolic = zip(*self.finished_episodes, strict=True)
+            self.logger.record("walker/fall_rate", float(np.mean(fell)))
+            self.logger.record("walker/metabolic_w_per_kg", float(np.mean(metabolic)))
+            self.finished_episodes = []
         else:
             self.phase_started = time.perf_counter()
         trainer = self.trainer

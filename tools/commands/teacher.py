@@ -109,6 +109,7 @@ def run_eval(args: argparse.Namespace) -> int:
     from teacher import evaluation
     from teacher.eval_report import targets, write_report
     from teacher.sim.reference import ReferenceGait
+    from teacher.standing import quiet_standing
     from teacher.training import checkpoint
     from tools.errors import UserError
 
@@ -140,11 +141,12 @@ def run_eval(args: argparse.Namespace) -> int:
         "seconds": args.seconds,
         "command": "hipexo " + shlex.join(sys.argv[1:]),
     }
-    report = write_report(results, out, meta, ReferenceGait(teacher.sim_config.stride_length_at_1_25_m))
+    standing = quiet_standing(teacher.sim_config)
+    report = write_report(results, out, meta, ReferenceGait(teacher.sim_config.stride_length_at_1_25_m), standing)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(evaluation.to_json(results, meta))
-    for target, measured, met in targets(results):
+    for target, measured, met in targets(results, standing):
         print(f"{'met ' if met else 'MISS'}  {target}: {measured}")
     print(f"report: {report}")
     return 0
