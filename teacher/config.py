@@ -111,6 +111,9 @@ class TrackingPriorConfig:
     feedforward: float = spec(
         0.0, ge=0.0, le=2.0, doc="share of the reference's inverse-dynamics moments added to the PD torques"
     )
+    subtract_exo: bool = spec(
+        False, doc="the muscles are asked for the hip torques less what the exo applies (the human lets the exo help)"
+    )
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,7 @@ def run_profile_episode(task: ProfileEpisodeTask) -> EpisodeRecord:
 @dataclass(frozen=True)
 class PairedScore:
     reduction_pct: float
-    """Mean over the seeds where neither walk fell of 100 · (off − on) / off."""
+    """Mean over the seeds where neither walk fell (and both made a whole stride) of 100 · (off − on) / off."""
     reduction_se_pct: float
     pairs: int
     falls_off: int
@@ -68,7 +68,7 @@ class PairedScore:
         pairs = [
             100.0 * (a.metabolic_w_per_kg - b.metabolic_w_per_kg) / a.metabolic_w_per_kg
             for a, b in zip(off, on, strict=True)
-            if not (a.fell or b.fell)
+            if not (a.fell or b.fell) and np.isfinite(a.metabolic_w_per_kg) and np.isfinite(b.metabolic_w_per_kg)
         ]
         falls_off, falls_on = sum(e.fell for e in off), sum(e.fell for e in on)
         mean = float(np.mean(pairs)) if pairs else -100.0

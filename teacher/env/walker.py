@@ -236,6 +236,8 @@ class HipExoWalkerEnv(gym.Env):
             self.slope,
             moments[-1].reshape(-1) * self.backend.body_mass_kg,
         )
+        if prior.subtract_exo:
+            torques[tracking_prior.HIPS] -= self._applied_torque_nm
         base = self._allocator.solve(self.backend.muscle_torque_map(self._muscles), torques)
         return np.clip(base + prior.residual_scale * muscle_action, 0.0, 1.0)
 

@@ -65,6 +65,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parallel.add_options(prof)
     prof.add_argument("--out", type=Path, default=Path("runs/profile"), help="search state, history.jsonl, best.json")
     prof.set_defaults(func=run_tune_profile)
+    cl = sub.add_parser(
+        "clone-profile",
+        help="regress a teacher's exo head onto a tuned hip profile (muscles held): a checkpoint to fine-tune from",
+    )
+    cl.add_argument("run_dir", type=Path, metavar="CHECKPOINT", help="teacher run directory: the human")
+    cl.add_argument("--profile", type=Path, required=True, help="best.json written by tune-profile")
+    cl.add_argument("--speeds", type=float, nargs="+", default=[0.8, 1.0, 1.25, 1.5], help="walks at these speeds")
+    cl.add_argument("--episodes", type=int, default=4, help="walks per speed")
+    cl.add_argument("--out", type=Path, required=True, help="run directory to write (its checkpoint/)")
+    cl.set_defaults(func=run_clone_profile)
     syn = sub.add_parser(
         "synergies", help="NMF of a teacher's excitations into mirrored muscle synergies: VAF per count, a sim config"
     )
@@ -216,18 +226,11 @@ def run_tune_prior(args: argparse.Namespace) -> int:
 
 
 def run_tune_profile(args: argparse.Namespace) -> int:
-    import dataclasses
-    import json
-
-    from teacher.assistance import HipProfile
     from teacher.profile_search import START, search
     from teacher.training.checkpoint import CheckpointSummary
 
     summary = CheckpointSummary.read(args.run_dir, None)
-    start = START
-    if args.start is not None:
-        saved = json.loads(args.start.read_text())
-        start = HipProfile(**{f.name: saved[f.name] for f in dataclasses.fields(HipProfile)})
+    start = START if args.start is None else _read_profile(args.start)
     executor = parallel.executor(args)
 
     def report(generation, profile, score):
@@ -253,6 +256,36 @@ def run_tune_profile(args: argparse.Namespace) -> int:
         )
     print(
         f"best profile at {args.speed:g} m/s: {score.reduction_pct:+.2f} ± {score.reduction_se_pct:.2f} % → {args.out / 'best.json'}"
+    )
+    return 0
+
+
+def _read_profile(path: Path):
+    import dataclasses
+    import json
+
+    from teacher.assistance import HipProfile
+    from tools.errors import UserError
+
+    try:
+        saved = json.loads(path.read_text())
+        return HipProfile(**{f.name: float(saved[f.name]) for f in dataclasses.fields(HipProfile)})
+    except (OSError, ValueError, KeyError) as exc:
+        raise UserError(f"{path}: not a profile written by 'hipexo teacher tune-profile' ({exc})") from exc
+
+
+def run_clone_profile(args: argparse.Namespace) -> int:
+    from firmware_bridge.config import DeviceConfig, load_config
+    from teacher.training.clone import clone
+
+    device = load_config(default_config("device", "hip_exo"), DeviceConfig)
+    seeds = [2000 + k for k in range(args.episodes)]
+    result = clone(
+        args.run_dir, args.out, _read_profile(args.profile), device.command_full_scale_nm_per_kg, args.speeds, seeds
+    )
+    print(
+        f"cloned onto {result.samples} control steps: exo commands RMSE {result.exo_rmse:.4f}, "
+        f"muscle outputs moved RMSE {result.muscle_rmse:.4f}; checkpoint in {args.out / 'checkpoint'}"
     )
     return 0
 
