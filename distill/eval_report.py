@@ -24,10 +24,24 @@ def headline(figures: dict) -> dict:
     }
 
 
+def summary(figures: dict) -> dict:
+    """The machine-readable headline (``eval/summary.json``): held-out tracking, closed-loop retention, and the
+    left/right agreement of the torque over each side's own gait cycle on the real recording."""
+    top = headline(figures) if any(c["held_out"] for c in figures["conditions"]) else {}
+    recordings = figures.get("recordings", [])
+    return {
+        "held_out_r": round(top.get("r", float("nan")), 5),
+        "held_out_rmse_nm_kg": round(top.get("rmse_nm_per_kg", float("nan")), 5),
+        "retained_pct": round(top.get("metabolic_retained_pct", float("nan")), 3),
+        "real_imu_lr_r": round(recordings[0]["left_right_r"], 5) if recordings else float("nan"),
+    }
+
+
 def write_eval_report(figures: dict, out_dir: Path, provenance: dict) -> Path:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "eval.json").write_text(json.dumps({**figures, "provenance": provenance}, indent=1, default=float))
+    (out_dir / "summary.json").write_text(json.dumps(summary(figures), indent=1) + "\n")
     plots = _plots(figures, out_dir)
     held = [c for c in figures["conditions"] if c["held_out"]]
     lines = [
@@ -86,11 +100,12 @@ def write_eval_report(figures: dict, out_dir: Path, provenance: dict) -> Path:
         "",
         "## Real IMU recordings",
         "",
-        "| recording | s | max torque (N·m) / limit | stride (Hz) | dominant torque frequency (Hz) | ratio |",
-        "|---|---|---|---|---|---|",
+        "| recording | s | max torque (N·m) / limit | stride (Hz) | dominant torque frequency (Hz) | ratio "
+        "| left vs right profile r (each over its own gait cycle) |",
+        "|---|---|---|---|---|---|---|",
         *(
             f"| {r['recording']} | {r['seconds']:.0f} | {r['max_abs_torque_nm']:.2f} / {r['torque_limit_nm']:g} | "
-            f"{r['stride_hz']:.3f} | {r['dominant_torque_hz']:.3f} | {r['harmonic']:.2f} |"
+            f"{r['stride_hz']:.3f} | {r['dominant_torque_hz']:.3f} | {r['harmonic']:.2f} | {r['left_right_r']:.2f} |"
             for r in figures["recordings"]
         ),
         "",
@@ -115,8 +130,9 @@ def _plots(figures: dict, out_dir: Path) -> list[Path]:
     axes[1].plot(*zip(*rob["noise"], strict=True), marker="o")
     axes[1].set_xlabel("IMU noise and bias (× default)")
     for r in figures["recordings"]:
-        axes[2].plot(r["profile_nm_per_kg"], label=r["recording"].split("/")[-1])
-    axes[2].set_xlabel("% gait cycle (real recording, right thigh strides)")
+        (line,) = axes[2].plot(r["profile_nm_per_kg"], label=f"{r['recording'].split('/')[-1]} right")
+        axes[2].plot(r["profile_left_nm_per_kg"], color=line.get_color(), ls="--", label="left")
+    axes[2].set_xlabel("% of each side's gait cycle (real recording)")
     axes[2].set_ylabel("student torque (N·m/kg)")
     axes[2].legend(fontsize=7)
     robustness = _save(fig, out_dir / "robustness_and_recordings.png", plt)

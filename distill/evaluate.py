@@ -176,7 +176,11 @@ def _recordings(model, spec: FeatureSpec) -> list[dict]:
         imu = source.data  # (T, pelvis/thigh_r/thigh_l, 6), the device's IMU order
         torque = shaped_torque(student_commands(model, spec, imu), spec.rate_hz)
         times = np.arange(len(imu))[spec.window - 1 :] / spec.rate_hz
-        cycles = strides(np.arange(len(imu)) / spec.rate_hz, imu[:, 1, 2], stride_config())
+        clock = np.arange(len(imu)) / spec.rate_hz
+        cycles = strides(clock, imu[:, 1, 2], stride_config())
+        left_cycles = strides(clock, imu[:, 2, 2], stride_config())  # each side over its own gait cycle
+        right_profile = phase_profile(times, torque[:, 0] / subject.body_mass_kg, cycles).mean
+        left_profile = phase_profile(times, torque[:, 1] / subject.body_mass_kg, left_cycles).mean
         stride_hz = 1.0 / np.mean([b - a for a, b in cycles]) if cycles else float("nan")
         spectrum = np.abs(np.fft.rfft(torque[:, 0] - torque[:, 0].mean()))
         freqs = np.fft.rfftfreq(len(torque), 1.0 / spec.rate_hz)
@@ -191,7 +195,9 @@ def _recordings(model, spec: FeatureSpec) -> list[dict]:
                 "stride_hz": float(stride_hz),
                 "dominant_torque_hz": dominant,
                 "harmonic": float(dominant / stride_hz) if stride_hz == stride_hz else float("nan"),
-                "profile_nm_per_kg": phase_profile(times, torque[:, 0] / subject.body_mass_kg, cycles).mean.tolist(),
+                "profile_nm_per_kg": right_profile.tolist(),
+                "profile_left_nm_per_kg": left_profile.tolist(),
+                "left_right_r": float(np.corrcoef(right_profile, left_profile)[0, 1]),
             }
         )
     return out

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from distill.config import RandomisationConfig
 from distill.randomise import SensorModel
@@ -49,6 +50,13 @@ def test_smoke_distillation_writes_data_and_a_bundle_the_runtime_accepts(
     assert [d for d, _ in figures["robustness"]["mounting"]] == [0.0, 5.0, 10.0, 20.0]
     (recording,) = figures["recordings"]
     assert recording["max_abs_torque_nm"] <= recording["torque_limit_nm"] and recording["stride_hz"] > 0.5
+    assert len(recording["profile_left_nm_per_kg"]) == 101 and -1.0 <= recording["left_right_r"] <= 1.0
+    summary = json.loads((out / "eval" / "summary.json").read_text())
+    assert set(summary) == {"held_out_r", "held_out_rmse_nm_kg", "retained_pct", "real_imu_lr_r"}
+    assert summary["real_imu_lr_r"] == pytest.approx(recording["left_right_r"], abs=1e-5)
+    assert summary["held_out_r"] == pytest.approx(
+        np.nanmean([c["r"] for c in figures["conditions"] if c["held_out"]]), abs=1e-5
+    )
     report = (out / "eval" / "eval_report.md").read_text()
     assert report.startswith("# Student evaluation") and "![torque_over_gait_cycle]" in report
     assert (out / "eval" / "torque_over_gait_cycle.png").stat().st_size > 0
