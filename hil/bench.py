@@ -72,6 +72,7 @@ def make_source(scenario: BenchScenario, device: DeviceConfig, subject: SubjectC
             s.slope_deg,
             s.seed,
             s.root_support_fraction,
+            s.episode_s,
         )
     folder = path if path.is_absolute() else SHARED_DATA_DIR / path
     return RecordingSource(folder, device, scenario.imu_rate_hz, loop=True)

@@ -64,6 +64,22 @@ def simulate_device(
     return TorqueTrace(t, np.array(gyro), t, np.array(torques), subject.body_mass_kg, "simulation (no serial link)")
 
 
+def paired_reduction(worn: WalkerRecord, exo_off: WalkerRecord) -> dict:
+    """Per-seed reduction (%) over the episodes both runs finished without a fall: mean, SE, pairs."""
+    baseline = {e.seed: e for e in exo_off.finished if not e.fell}
+    reductions = [
+        100.0 * (baseline[e.seed].metabolic_w_per_kg - e.metabolic_w_per_kg) / baseline[e.seed].metabolic_w_per_kg
+        for e in worn.finished
+        if not e.fell and e.seed in baseline
+    ]
+    n = len(reductions)
+    return {
+        "reduction_pct": float(np.mean(reductions)) if n else float("nan"),
+        "reduction_se_pct": float(np.std(reductions, ddof=1) / np.sqrt(n)) if n > 1 else float("nan"),
+        "pairs": n,
+    }
+
+
 def closed_loop_figures(
     bench: TorqueTrace,
     bench_walker: WalkerRecord,
@@ -71,14 +87,13 @@ def closed_loop_figures(
     simulated_walker: WalkerRecord,
     exo_off: WalkerRecord,
 ) -> dict:
-    """Torque agreement bench vs simulation, metabolic cost against exo off, falls."""
+    """Torque agreement bench vs simulation, metabolic cost against exo off (paired by episode seed), falls."""
     config = stride_config()
     bench_profiles, sim_profiles = bench.profiles(config), simulated.profiles(config)
     off = float(np.mean(exo_off.metabolic_w_per_kg))
 
     def metabolic(record: WalkerRecord) -> dict:
-        cost = float(np.mean(record.metabolic_w_per_kg))
-        return {"w_per_kg": cost, "reduction_pct": 100.0 * (off - cost) / off}
+        return {"w_per_kg": float(np.mean(record.metabolic_w_per_kg)), **paired_reduction(record, exo_off)}
 
     sides = {}
     for side, name in enumerate(("right", "left")):

@@ -54,7 +54,10 @@ class SourceSpec:
     )
     speed_m_s: float = spec(1.25, gt=0.0, doc="walker only")
     slope_deg: float = spec(0.0, ge=-15.0, le=15.0, doc="walker only")
-    seed: int = spec(0, doc="walker only")
+    seed: int = spec(0, doc="walker only: the first episode's seed; each next episode takes the next")
+    episode_s: float = spec(
+        10.0, gt=0.0, doc="walker only: episode length; episodes are paired by seed with the exo-off reference run"
+    )
     root_support_fraction: float | None = spec(
         None, ge=0.0, le=1.0, doc="walker only: hold the pelvis along its path (None: as the teacher's stage does)"
     )

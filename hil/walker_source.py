@@ -3,7 +3,9 @@
 Each IMU period the walker advances one device period with the hip torque the actuator delivers *now*
 (``apply_torque``: the bench passes the motor emulator's output, which follows what the runtime sent over
 serial), and reports its simulated IMUs. The teacher drives the muscles at the control rate; its own exo
-command is ignored: the exo is the device's. A fall restarts the walker and is counted.
+command is ignored: the exo is the device's. Episodes last ``episode_s`` and each starts from the next seed, so
+runs of the same source (bench, in-process, exo off) walk the same episodes and pair by seed; a fall ends its
+episode early and is counted.
 """
 
 from __future__ import annotations
@@ -28,6 +30,16 @@ class WalkerRecord:
     forward_velocity_m_s: list[float] = field(default_factory=list)
     falls: int = 0
     episodes: int = 1
+    finished: list[EpisodeOutcome] = field(default_factory=list)
+    """Episodes that ended (fell or ran their length) before the source did."""
+
+
+@dataclass(frozen=True)
+class EpisodeOutcome:
+    seed: int
+    fell: bool
+    metabolic_w_per_kg: float
+    """Mean over the episode's control steps."""
 
 
 class SimulatedWalkerSource:
@@ -42,6 +54,7 @@ class SimulatedWalkerSource:
         slope_deg: float = 0.0,
         seed: int = 0,
         root_support_fraction: float | None = None,
+        episode_s: float = 10.0,
     ):
         import dataclasses
 
@@ -52,7 +65,7 @@ class SimulatedWalkerSource:
 
         torch.set_num_threads(1)  # the runtime under test needs the other core
         self.teacher = TeacherPolicy(Path(teacher_run_dir))
-        sim = dataclasses.replace(self.teacher.sim_config, exo_enabled=False, episode_s=duration_s + 1.0)
+        sim = dataclasses.replace(self.teacher.sim_config, exo_enabled=False, episode_s=episode_s)
         if root_support_fraction is not None:
             sim = dataclasses.replace(
                 sim, root_support=dataclasses.replace(sim.root_support, fraction=root_support_fraction)
@@ -75,6 +88,7 @@ class SimulatedWalkerSource:
         self._observation, _ = self.env.reset(seed=seed, options=self.conditions)
         self._period = 0
         self._excitations = np.zeros(0)
+        self._episode_start = 0
 
     def _warm_up_observation(self) -> np.ndarray:
         observation, _ = self.env.reset(seed=self._seed, options=self.conditions)
@@ -99,6 +113,9 @@ class SimulatedWalkerSource:
             self.record.metabolic_w_per_kg.append(info["metabolic_w_per_kg"])
             self.record.forward_velocity_m_s.append(info["forward_velocity_m_s"])
             if terminated or truncated:
+                costs = self.record.metabolic_w_per_kg[self._episode_start :]
+                self.record.finished.append(EpisodeOutcome(self._seed, terminated, float(np.mean(costs))))
+                self._episode_start = len(self.record.metabolic_w_per_kg)
                 self.record.falls += int(terminated)
                 self.record.episodes += 1
                 self._seed += 1

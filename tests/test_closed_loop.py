@@ -29,7 +29,13 @@ def test_strides_from_a_periodic_thigh_gyro_have_its_period(stride_s, offset):
 
 
 def _hip_angles(smoke_run, device_config, subject_config, torque: float) -> np.ndarray:
+    import dataclasses
+
     source = SimulatedWalkerSource(smoke_run, device_config, subject_config, 100.0, 1.0, root_support_fraction=1.0)
+    # from the right heel strike exactly, as the walker started before seeds jittered the start
+    still = dataclasses.replace(source.env.config, start_phase_jitter=0.0, start_velocity_noise_rad_s=0.0)
+    source.env.set_sim_config(still)
+    source._observation, _ = source.env.reset(seed=0, options={**source.conditions, "phase": 0.0})
     angles = []
     for k in range(20):  # 0.2 s: the prior's balance resists, the walker still yields
         source.apply_torque(torque, -torque)
@@ -66,3 +72,29 @@ def test_demo_runs_end_to_end(tmp_path):
     report = (out / "trial_report" / "trial_report.md").read_text()
     assert "Compared with" in report and (out / "trial_report" / "torque_over_gait_cycle.png").exists()
     assert (out / "bench" / "closed_loop_torque.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_walker_episodes_take_consecutive_seeds_and_pair_with_the_exo_off_run(smoke_run, device_config, subject_config):
+    from hil.closed_loop import paired_reduction
+    from hil.walker_source import EpisodeOutcome, WalkerRecord
+
+    def run() -> WalkerRecord:
+        source = SimulatedWalkerSource(smoke_run, device_config, subject_config, 100.0, 2.5, seed=7, episode_s=0.6)
+        k = 0
+        while source.sample(k) is not None:
+            k += 1
+        return source.record
+
+    first, again = run(), run()
+    assert [e.seed for e in first.finished] == list(range(7, 7 + len(first.finished))) and len(first.finished) >= 4
+    assert first.finished == again.finished  # the same seed walks the same episode
+    assert paired_reduction(first, again)["reduction_pct"] == 0.0
+    off = WalkerRecord(
+        finished=[EpisodeOutcome(1, False, 10.0), EpisodeOutcome(2, False, 8.0), EpisodeOutcome(3, True, 9.0)]
+    )
+    on = WalkerRecord(
+        finished=[EpisodeOutcome(1, False, 9.0), EpisodeOutcome(2, False, 7.6), EpisodeOutcome(3, False, 1.0)]
+    )
+    paired = paired_reduction(on, off)
+    assert paired["pairs"] == 2 and paired["reduction_pct"] == pytest.approx(7.5)  # seed 3 fell without the exo
+    assert paired["reduction_se_pct"] == pytest.approx(2.5)
