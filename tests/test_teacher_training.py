@@ -155,3 +155,32 @@ def test_shipped_teacher_config_is_valid_and_long():
     assert config.total_steps >= 10_000_000 and [s.name for s in config.stages] == ["walk", "assist", "slopes"]
     assert config.sac.net_arch == [512, 512, 256] and config.sac.tau == 0.02 and config.sac.gamma == 0.95
     assert os.fspath(config.run_dir).startswith("models/teacher")
+
+
+def test_a_run_fine_tuned_from_another_starts_from_its_policy_and_keeps_every_checkpoint(smoke_run, tmp_path):
+    """init_from: the source's policy and normaliser, this config's PPO settings and stages, its own step count;
+    keep_checkpoints: each checkpoint stays readable as a run dir of its own."""
+    config = tmp_path / "fine_tune.yaml"
+    config.write_text(
+        f"kind: teacher\nextends: {SMOKE}\ninit_from: {smoke_run}\nkeep_checkpoints: true\ntotal_steps: 2048\n"
+        "ppo: {n_steps: 512, batch_size: 256, n_epochs: 2, net_arch: [64, 64], learning_rate: 1.0e-4}\n"
+        "stages:\n  - name: assist\n    sim: " + str(CONFIG_DIR / "sim" / "assist.yaml") + "\n"
+    )
+    trainer = TeacherTrainer(config, tmp_path / "run")
+    normaliser, model = trainer.setup()
+    source = TeacherPolicy(smoke_run)
+    for mine, theirs in zip(model.policy.parameters(), source.model.policy.parameters(), strict=True):
+        assert torch.equal(mine, theirs)
+    np.testing.assert_array_equal(
+        normaliser.obs_rms.mean,
+        pickle.loads((checkpoint.checkpoint_dir(smoke_run) / checkpoint.NORMALISER).read_bytes()).obs_rms.mean,
+    )
+    assert model.num_timesteps == 0 and model.learning_rate == 1.0e-4 and model.n_steps == 512
+    normaliser.close()
+    result = trainer.train(progress=False)
+    assert result.total_steps == 2048 and result.stage == "assist"
+    state = checkpoint.read_state(tmp_path / "run")
+    assert state["init_from"] == str(smoke_run)
+    kept = sorted(p.name for p in (tmp_path / "run" / "snapshots").iterdir())
+    assert kept == ["step_1024", "step_2048"]
+    assert checkpoint.CheckpointSummary.read(tmp_path / "run" / "snapshots" / "step_1024").total_steps == 1024

@@ -79,6 +79,9 @@ class TeacherConfig:
     total_steps: int = spec(30_000_000, gt=0)
     run_dir: str = spec("runs/teacher/default", doc="relative to the repository root")
     checkpoint_every_steps: int = spec(200_000, gt=0)
+    keep_checkpoints: bool = spec(
+        False, doc="also keep each checkpoint as RUN_DIR/snapshots/step_N (a run dir 'hipexo teacher eval' reads)"
+    )
     init_from: str | None = spec(
         None,
         doc="a teacher run directory (relative to the repository root) whose policy and observation normaliser "

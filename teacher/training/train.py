@@ -14,6 +14,7 @@ import csv
 import dataclasses
 import math
 import multiprocessing
+import shutil
 import signal
 import time
 from collections.abc import Callable
@@ -382,7 +383,11 @@ class _TrainingCallback(BaseCallback):
 
     def _checkpoint(self) -> None:
         trainer = self.trainer
-        checkpoint.save_checkpoint(trainer.run_dir, self.model, self.normaliser, trainer.state())
+        saved = checkpoint.save_checkpoint(trainer.run_dir, self.model, self.normaliser, trainer.state())
+        if trainer.config.keep_checkpoints:  # each one a run dir of its own, for a paired eval to choose from
+            kept = checkpoint.checkpoint_dir(trainer.run_dir / "snapshots" / f"step_{trainer.total_steps}")
+            shutil.rmtree(kept, ignore_errors=True)
+            shutil.copytree(saved, kept)
         self.last_checkpoint = trainer.total_steps
         stats = trainer.curriculum.stats()
         path = trainer.run_dir / "progress.csv"
