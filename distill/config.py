@@ -45,6 +45,9 @@ class DistillConfig:
     held_out_speeds_m_s: list[float] = spec([1.1])
     held_out_slopes_deg: list[float] = spec([7.5])
     episodes_per_condition: int = spec(1, gt=0)
+    closed_loop_episodes: int = spec(
+        16, gt=0, doc="eval: seeds per condition the student, the teacher and the zero-torque exo each walk (paired)"
+    )
     episode_s: float = spec(10.0, gt=0.0)
     randomisation: RandomisationConfig = spec(RandomisationConfig())
     student: StudentConfig = spec(StudentConfig())

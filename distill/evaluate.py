@@ -110,32 +110,49 @@ def evaluate(teacher, model: torch.nn.Module, spec: FeatureSpec, config: Distill
         episode = rollout(teacher, config, speed, slope, seed + k)
         row = {"speed_m_s": speed, "slope_deg": slope, "held_out": held_out, "teacher_fell": episode.fell}
         row |= compare(episode, student_commands(model, spec, episode.imu), episode.labels, rate)
-        if held_out:
-            driven = rollout(teacher, config, speed, slope, seed + k, StudentDriver(model, spec))
-            off = rollout(teacher, config, speed, slope, seed + k, lambda history: np.zeros(2))
-            teacher_gain = off.metabolic_w_per_kg - episode.metabolic_w_per_kg
-            row["closed_loop"] = {
-                "student_fell": driven.fell,
-                "metabolic_w_per_kg": {
-                    "exo_off": off.metabolic_w_per_kg,
-                    "teacher": episode.metabolic_w_per_kg,
-                    "student": driven.metabolic_w_per_kg,
-                },
-                "teacher_reduction_pct": 100.0 * teacher_gain / off.metabolic_w_per_kg,
-                "student_reduction_pct": 100.0
-                * (off.metabolic_w_per_kg - driven.metabolic_w_per_kg)
-                / off.metabolic_w_per_kg,
-                "retained_pct": (
-                    100.0 * (off.metabolic_w_per_kg - driven.metabolic_w_per_kg) / teacher_gain
-                    if teacher_gain > 0
-                    else float("nan")
-                ),
-            }
+        row["closed_loop"] = closed_loop(teacher, model, spec, config, speed, slope, seed + 1000 * (k + 1))
         rows.append(row)
         if progress is not None:
             progress(f"{speed:g} m/s {slope:+g}°")
     robustness = _robustness(teacher, model, spec, config, seed)
     return {"conditions": rows, "robustness": robustness, "recordings": _recordings(model, spec)}
+
+
+def _zero_torque(history: np.ndarray) -> np.ndarray:
+    return np.zeros(2)
+
+
+def closed_loop(teacher, model, spec: FeatureSpec, config: DistillConfig, speed: float, slope: float, seed: int) -> dict:
+    """The student driving the exo against the teacher driving it and the exo at zero torque, paired: each of
+    ``closed_loop_episodes`` seeds walks all three; reductions are per seed over seeds where none fell."""
+    walks = {"exo_off": [], "teacher": [], "student": []}
+    for s in range(seed, seed + config.closed_loop_episodes):
+        walks["exo_off"].append(rollout(teacher, config, speed, slope, s, _zero_torque))
+        walks["teacher"].append(rollout(teacher, config, speed, slope, s))
+        walks["student"].append(rollout(teacher, config, speed, slope, s, StudentDriver(model, spec)))
+    standing = [k for k in range(config.closed_loop_episodes) if not any(w[k].fell for w in walks.values())]
+    cost = {name: np.array([w[k].metabolic_w_per_kg for k in standing]) for name, w in walks.items()}
+
+    def reduction(name: str) -> tuple[float, float]:
+        per_seed = 100.0 * (cost["exo_off"] - cost[name]) / cost["exo_off"]
+        if len(per_seed) < 2:
+            return float(per_seed.mean()) if len(per_seed) else float("nan"), float("nan")
+        return float(per_seed.mean()), float(per_seed.std(ddof=1) / np.sqrt(len(per_seed)))
+
+    teacher_pct, teacher_se = reduction("teacher")
+    student_pct, student_se = reduction("student")
+    return {
+        "episodes": config.closed_loop_episodes,
+        "pairs": len(standing),
+        "falls": {name: sum(e.fell for e in w) for name, w in walks.items()},
+        "student_fell": sum(e.fell for e in walks["student"]),
+        "metabolic_w_per_kg": {name: float(c.mean()) if len(c) else float("nan") for name, c in cost.items()},
+        "teacher_reduction_pct": teacher_pct,
+        "teacher_reduction_se_pct": teacher_se,
+        "student_reduction_pct": student_pct,
+        "student_reduction_se_pct": student_se,
+        "retained_pct": 100.0 * student_pct / teacher_pct if teacher_pct > 0 else float("nan"),
+    }
 
 
 def _robustness(teacher, model, spec, config: DistillConfig, seed: int) -> dict:
