@@ -1,45 +1,14 @@
-"""A phase-based hip assistance profile: the few parameters CMA-ES tunes, and a policy that wears it.
-
-Per side, hip torque over the gait cycle (right heel strike = 0) is a flexion bump minus an extension bump, each a raised cosine (``amplitude · ½(1 + cos(π d / width))`` within ``width`` of
-its centre, circular in phase). The left side follows half a cycle later. Torques are N·m per kg of the
-subject, flexion +, as the device's normalised command is (``command_full_scale_nm_per_kg``).
-"""
+"""The hip assistance profile (:class:`teacher.config.HipProfile`, re-exported here): the bounds CMA-ES
+searches it within, and a policy that wears it on the gait clock of its observation."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import fields
 
 import numpy as np
 
-from teacher.sim.reference import SIDE_PHASE_OFFSETS
-
-
-@dataclass(frozen=True)
-class HipProfile:
-    extension_nm_per_kg: float
-    extension_at: float
-    """Centre of the extension bump, share of the gait cycle (may lie below 0 or above 1: it wraps)."""
-    extension_width: float
-    flexion_nm_per_kg: float
-    flexion_at: float
-    flexion_width: float
-
-    def torque_nm_per_kg(self, phase: np.ndarray | float) -> np.ndarray:
-        """Hip torque at each gait phase (flexion +)."""
-        phase = np.asarray(phase, dtype=np.float64)
-        return self.flexion_nm_per_kg * _bump(phase, self.flexion_at, self.flexion_width) - (
-            self.extension_nm_per_kg * _bump(phase, self.extension_at, self.extension_width)
-        )
-
-    def commands(self, phase: float, full_scale_nm_per_kg: float) -> np.ndarray:
-        """Normalised device commands (right, left) at the right leg's gait phase."""
-        torque = self.torque_nm_per_kg(phase + SIDE_PHASE_OFFSETS)
-        return np.clip(torque / full_scale_nm_per_kg, -1.0, 1.0)
-
-    def as_dict(self) -> dict[str, float]:
-        return {k: round(float(v), 5) for k, v in asdict(self).items()}
-
+from teacher.config import HipProfile
 
 PROFILE_BOUNDS = {
     "extension_nm_per_kg": (0.0, 0.25),
@@ -68,11 +37,6 @@ def unit_from_profile(profile: HipProfile) -> np.ndarray:
         low, high = PROFILE_BOUNDS[f.name]
         unit.append((getattr(profile, f.name) - low) / (high - low))
     return np.array(unit)
-
-
-def _bump(phase: np.ndarray, centre: float, width: float) -> np.ndarray:
-    distance = np.abs((phase - centre + 0.5) % 1.0 - 0.5)
-    return np.where(distance < width, 0.5 * (1.0 + np.cos(np.pi * distance / width)), 0.0)
 
 
 class ProfileAssisted:

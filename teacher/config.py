@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 
@@ -146,6 +147,42 @@ class SynergyConfig:
 
 
 @dataclass(frozen=True)
+class HipProfile:
+    """Per side, hip torque over the gait cycle (right heel strike = 0): a flexion bump minus an extension bump,
+    each a raised cosine (``amplitude · ½(1 + cos(π d / width))`` within ``width`` of its centre, circular in
+    phase); the left side follows half a cycle later. N·m per kg of the subject, flexion +, as the device's
+    normalised command is. CMA-ES tunes it (:mod:`teacher.profile_search`); an env can drive its exo with it
+    (``SimConfig.exo_driver``)."""
+
+    extension_nm_per_kg: float = spec(0.0, ge=0.0)
+    extension_at: float = spec(0.0, doc="centre of the extension bump, share of the gait cycle (wraps)")
+    extension_width: float = spec(0.1, gt=0.0, lt=0.5)
+    flexion_nm_per_kg: float = spec(0.0, ge=0.0)
+    flexion_at: float = spec(0.5)
+    flexion_width: float = spec(0.1, gt=0.0, lt=0.5)
+
+    def torque_nm_per_kg(self, phase: np.ndarray | float) -> np.ndarray:
+        """Hip torque at each gait phase (flexion +)."""
+        phase = np.asarray(phase, dtype=np.float64)
+        return self.flexion_nm_per_kg * _bump(phase, self.flexion_at, self.flexion_width) - (
+            self.extension_nm_per_kg * _bump(phase, self.extension_at, self.extension_width)
+        )
+
+    def commands(self, phase: float, full_scale_nm_per_kg: float) -> np.ndarray:
+        """Normalised device commands (right, left) at the right leg's gait phase."""
+        torque = self.torque_nm_per_kg(phase + np.array([0.0, 0.5]))  # the left leg half a cycle later
+        return np.clip(torque / full_scale_nm_per_kg, -1.0, 1.0)
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: round(float(v), 5) for k, v in dataclasses.asdict(self).items()}
+
+
+def _bump(phase: np.ndarray, centre: float, width: float) -> np.ndarray:
+    distance = np.abs((phase - centre + 0.5) % 1.0 - 0.5)
+    return np.where(distance < width, 0.5 * (1.0 + np.cos(np.pi * distance / width)), 0.0)
+
+
+@dataclass(frozen=True)
 class SimConfig:
     reward: RewardConfig
     fast_twitch_fraction: dict[str, float]
@@ -169,6 +206,13 @@ class SimConfig:
         0.1, ge=0.0, doc="SD of Gaussian noise on the starting joint velocities (rad/s), drawn from the seed"
     )
     exo_enabled: bool = spec(False)
+    exo_driver: str = spec(
+        "policy",
+        choices=("policy", "profile"),
+        doc="what commands the exo: the policy's exo outputs, or exo_profile on the gait clock (the human adapts to "
+        "a fixed exo; the policy's exo outputs are then ignored)",
+    )
+    exo_profile: HipProfile = spec(HipProfile())
     fall_height_drop_m: float = spec(
         0.25, gt=0.0, doc="a fall, which ends the episode: the pelvis this far below its starting height"
     )

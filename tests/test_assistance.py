@@ -90,3 +90,26 @@ def test_tune_profile_searches_resumes_and_clone_profile_warm_starts_the_exo_hea
     assert np.sqrt(np.mean((commands - data["commands"]) ** 2)) < 0.05
     assert json.loads((tmp_path / "cloned" / "checkpoint" / "state.json").read_text())["cloned_profile"]["profile"]
     assert math.isfinite(result.exo_rmse)
+
+
+def test_an_env_driven_by_a_profile_ignores_the_policys_exo_commands():
+    """The human adapts to a fixed exo: with exo_driver 'profile' the exo follows the profile on the env's gait
+    clock through the device's shaping chain, whatever the policy asks."""
+    import dataclasses
+
+    from firmware_bridge.shaping import ShaperState, shape_step
+    from teacher.env import HipExoWalkerEnv
+
+    env = HipExoWalkerEnv()
+    env = HipExoWalkerEnv(dataclasses.replace(env.config, exo_enabled=True, exo_driver="profile", exo_profile=PROFILE))
+    env.reset(seed=1)
+    shaper = ShaperState.initial(env.shaping)
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        commands = PROFILE.commands(env.phase, env.device.command_full_scale_nm_per_kg)
+        action = rng.uniform(env.action_space.low, env.action_space.high)
+        info = env.step(action)[4]
+        for torque in info["exo_torque_nm"]:
+            shaped = shape_step(env.shaping, shaper, float(commands[0]), float(commands[1]))
+            np.testing.assert_allclose(torque, [shaped.right_nm, shaped.left_nm])
+    assert np.abs(info["exo_torque_nm"]).max() > 1.0

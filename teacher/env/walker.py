@@ -126,7 +126,12 @@ class HipExoWalkerEnv(gym.Env):
         if self._synergy_map is not None:
             muscle_action = self._synergy_map @ muscle_action
         excitations = np.minimum(self._muscle_excitations(muscle_action), self.max_excitation)
-        command = exo_action if self.config.exo_enabled else np.zeros(2)
+        if not self.config.exo_enabled:
+            command = np.zeros(2)
+        elif self.config.exo_driver == "profile":
+            command = self.config.exo_profile.commands(self.phase, self.device.command_full_scale_nm_per_kg)
+        else:
+            command = exo_action
         self._period_imu: list[np.ndarray] = []
         self._period_torque: list[np.ndarray] = []
         return excitations, command
