@@ -1,7 +1,7 @@
 """The fast env step against the step it replaced (commit 336c434: SciPy BVLS for the prior's muscle allocation,
 one ``mj_contactForce`` call per contact, body and muscle state computed twice per step, numpy muscle curves).
 
-``data/walker_trace_10s.npz`` is a 10 s episode recorded with that step: the shipped teacher's actions (stage
+``data/walker_trace_10s.npz`` is a 10 s episode recorded with that step: the 901k-step teacher's actions (stage
 assist, exo on, exo commands jittered so the shaping chain moves), seed 7, 1.25 m/s level, phase 0. Replaying
 its actions open loop must give the same episode. The walker is chaotic: the allocation's last-bit
 differences (≤ 2e-13) grow to 3e-8 at 2 s, 1e-7 at 4 s, 3e-6 at 6 s, 1e-4 at 8 s and O(1) after ~9.5 s (measured,
@@ -12,6 +12,7 @@ is pinned at every step of the whole 10 s to the computation it replaced, on the
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import mujoco
@@ -19,11 +20,13 @@ import numpy as np
 import pytest
 from scipy.optimize import lsq_linear
 
+from firmware_bridge.config.schema import build
+from teacher.config import SimConfig
 from teacher.env import HipExoWalkerEnv
 from teacher.sim.reference import ReferenceGait
-from teacher.training import checkpoint
 
 TRACE = Path(__file__).parent / "data" / "walker_trace_10s.npz"
+SIM = TRACE.with_name("walker_trace_10s_sim.json")
 EXACT_STEPS = 150
 """3 s at 50 Hz: the replay agrees to 1e-5 here (measured 3e-8; 1e-5 is reached only after ~6.5 s)."""
 
@@ -32,8 +35,8 @@ EXACT_STEPS = 150
 def replay():
     """The recorded actions replayed through the fast step, recording what each changed part computed."""
     trace = np.load(TRACE)
-    state = checkpoint.read_state(Path(__file__).parents[1] / "models" / "teacher" / "default")
-    sim = checkpoint.load_stage_sim_config(state, "assist")
+    # the sim config it was recorded under: the 901k-step teacher's stage assist
+    sim = build(SimConfig, json.loads(SIM.read_text()), source=str(SIM))
     # recorded before seeds jittered the start and before the probe's masses were calibrated: both as they were
     env = HipExoWalkerEnv(
         dataclasses.replace(sim, exo_enabled=True, start_phase_jitter=0.0, start_velocity_noise_rad_s=0.0)
