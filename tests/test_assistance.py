@@ -88,7 +88,9 @@ def test_tune_profile_searches_resumes_and_clone_profile_warm_starts_the_exo_hea
     data = __import__("pickle").loads((tmp_path / "cloned" / "clone_data.pkl").read_bytes())
     commands = np.array([cloned.act(o)[-2:] for o in data["observations"]])
     assert np.sqrt(np.mean((commands - data["commands"]) ** 2)) < 0.05
-    assert json.loads((tmp_path / "cloned" / "checkpoint" / "state.json").read_text())["cloned_profile"]["profile"]
+    state = json.loads((tmp_path / "cloned" / "checkpoint" / "state.json").read_text())
+    assert state["cloned_profile"]["profile"] == PROFILE.as_dict()
+    assert cloned.sim_config.exo_enabled and cloned.sim_config.exo_driver == "policy"  # its head drives the exo
     assert math.isfinite(result.exo_rmse)
 
 

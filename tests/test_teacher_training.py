@@ -180,7 +180,7 @@ def test_a_run_fine_tuned_from_another_starts_from_its_policy_and_keeps_every_ch
     result = trainer.train(progress=False)
     assert result.total_steps == 2048 and result.stage == "assist"
     state = checkpoint.read_state(tmp_path / "run")
-    assert state["init_from"] == str(smoke_run)
+    assert state["init_from"] == {"run_dir": str(smoke_run), "sha256": checkpoint.checkpoint_hash(smoke_run)}
     kept = sorted(p.name for p in (tmp_path / "run" / "snapshots").iterdir())
     assert kept == ["step_1024", "step_2048"]
     assert checkpoint.CheckpointSummary.read(tmp_path / "run" / "snapshots" / "step_1024").total_steps == 1024

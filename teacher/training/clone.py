@@ -106,8 +106,12 @@ def clone(
     shutil.copytree(checkpoint.checkpoint_dir(source), staging)
     model.save(staging / checkpoint.MODEL)
     state = json.loads((staging / checkpoint.STATE).read_text())
+    # the exo head now carries the profile: it, not the env, drives the exo of whoever loads this teacher
+    stage = state["curriculum"]["stage_name"]
+    state["sim_configs"][stage] = {**state["sim_configs"][stage], "exo_enabled": True, "exo_driver": "policy"}
     state["cloned_profile"] = {
         "from": str(source),
+        "from_sha256": teacher.hash,
         "profile": profile.as_dict(),
         "speeds": speeds,
         "samples": len(obs),

@@ -104,6 +104,11 @@ class TeacherTrainer:
         elif checkpoint.checkpoint_dir(self.run_dir).exists():
             raise FileExistsError(f"{self.run_dir} already has a checkpoint: pass --resume, or choose another run dir")
         self.resume = resume
+        self._init_from = checkpoint.read_state(self.run_dir).get("init_from") if resume else None
+        """The run this one was fine-tuned from, by path and checkpoint hash (its identity outlives the path)."""
+        if self.config.init_from is not None and not resume:
+            source = REPO_ROOT / self.config.init_from
+            self._init_from = {"run_dir": self.config.init_from, "sha256": checkpoint.checkpoint_hash(source)}
 
     # --- setup -------------------------------------------------------------------------------------
     ray_address: str | None = None
@@ -253,7 +258,7 @@ class TeacherTrainer:
             "algorithm": self.config.algorithm,
             "config": str(self.config_path),
             "curriculum": self.curriculum.state_dict(),
-            "init_from": self.config.init_from,
+            "init_from": self._init_from,
             "sim_configs": {
                 s.name: dataclasses.asdict(c) for s, c in zip(self.config.stages, self.sim_configs, strict=True)
             },
