@@ -9,6 +9,7 @@ state is pickled every generation and finished episodes are kept, so an interrup
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import pickle
 from collections.abc import Callable
@@ -43,14 +44,15 @@ def run_profile_episode(task: ProfileEpisodeTask) -> EpisodeRecord:
     from teacher.policy import cached_policy
 
     human = cached_policy(task.run_dir, task.checkpoint_hash)
+    sim = dataclasses.replace(human.sim_config, exo_driver="policy")  # the candidate drives the exo, not the env
     if task.profile is None:
-        return run_episode(human, human.sim_config, task.speed, 0.0, False, task.seed, task.seconds)
+        return run_episode(human, sim, task.speed, 0.0, False, task.seed, task.seconds)
     from firmware_bridge.config import DeviceConfig, load_config
     from firmware_bridge.config.paths import default_config
 
     device = load_config(default_config("device", "hip_exo"), DeviceConfig)
     policy = ProfileAssisted(human, HipProfile(*task.profile), device.command_full_scale_nm_per_kg)
-    return run_episode(policy, human.sim_config, task.speed, 0.0, True, task.seed, task.seconds)
+    return run_episode(policy, sim, task.speed, 0.0, True, task.seed, task.seconds)
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ def walks(teacher, profile: HipProfile, full_scale: float, speeds: list[float], 
     from teacher.env import HipExoWalkerEnv
 
     config = dataclasses.replace(
-        teacher.sim_config, exo_enabled=True, root_support=RootSupportConfig(), episode_s=seconds
+        teacher.sim_config, exo_enabled=True, exo_driver="policy", root_support=RootSupportConfig(), episode_s=seconds
     )
     env = HipExoWalkerEnv(config)
     wearer = ProfileAssisted(teacher, profile, full_scale)
