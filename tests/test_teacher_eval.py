@@ -174,4 +174,4 @@ def test_the_eval_driver_names_the_teacher_without_loading_torch():
         "print(s.total_steps, s.stage, len(s.hash), 'torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
-    assert out == ["901120", "slopes", "64", "False"]  # saved at the assist → slopes transition
+    assert out == ["1613824", "adapt", "64", "False"]  # the shipped teacher: 1.61M steps of its stage adapt
