@@ -47,8 +47,9 @@ def shipped_walk():
 
 
 def test_strides_of_a_real_walk_are_whole_strides(shipped_walk):
-    """The shipped teacher's heel bounces after every strike: a plain threshold finds ~2 strikes per stride, the
-    refractory detector one, and every stride it cuts lasts about the reference stride time."""
+    """The shipped teacher's heel bounces after strikes: a plain threshold finds extra strikes (the 901k teacher:
+    ~2 per stride; this one ~1.4), the refractory detector one per stride, and every stride it cuts lasts about
+    the reference stride time."""
     teacher, record = shipped_walk
     assert not record.fell
     reference = ReferenceGait(teacher.sim_config.stride_length_at_1_25_m)
@@ -66,7 +67,7 @@ def test_strides_of_a_real_walk_are_whole_strides(shipped_walk):
         obs, *_ = env.step(teacher.act(obs))
         heel.append(env._body.contact_forces[0])
     threshold = HEEL_STRIKE_BW * env.backend.body_mass_kg * 9.81
-    assert len(heel_strikes(np.array(heel), threshold, 1)) >= 1.5 * record.strikes[0]
+    assert len(heel_strikes(np.array(heel), threshold, 1)) >= record.strikes[0] + 3
     # a whole stride starts at heel strike: the hip is flexed there, extended before toe-off
     hip = record.cycles["right"][:, :, CHANNELS.index("hip_angle")].mean(axis=0)
     assert hip[0] > 15.0 and hip[50:65].min() < 0.0
