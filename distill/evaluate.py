@@ -122,7 +122,9 @@ def _zero_torque(history: np.ndarray) -> np.ndarray:
     return np.zeros(2)
 
 
-def closed_loop(teacher, model, spec: FeatureSpec, config: DistillConfig, speed: float, slope: float, seed: int) -> dict:
+def closed_loop(
+    teacher, model, spec: FeatureSpec, config: DistillConfig, speed: float, slope: float, seed: int
+) -> dict:
     """The student driving the exo against the teacher driving it and the exo at zero torque, paired: each of
     ``closed_loop_episodes`` seeds walks all three; reductions are per seed over seeds where none fell."""
     walks = {"exo_off": [], "teacher": [], "student": []}
