@@ -242,7 +242,11 @@ def summarise(
 def pair(speed: float, slope: float, off: list[EpisodeRecord], on: list[EpisodeRecord]) -> PairedResult:
     """Per-seed reductions: ``off[k]`` and ``on[k]`` walked the same seed."""
     assert [e.seed for e in off] == [e.seed for e in on], "paired episodes must share their seeds"
-    both = [(a, b) for a, b in zip(off, on, strict=True) if not (a.fell or b.fell)]
+    both = [
+        (a, b)
+        for a, b in zip(off, on, strict=True)
+        if not (a.fell or b.fell) and np.isfinite(a.metabolic_w_per_kg) and np.isfinite(b.metabolic_w_per_kg)
+    ]  # a walk that neither fell nor made a whole stride has no figures to pair
 
     def reduction(metric: str) -> tuple[float, float]:
         return _mean_se([100.0 * (getattr(a, metric) - getattr(b, metric)) / getattr(a, metric) for a, b in both])

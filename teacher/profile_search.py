@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from teacher.assistance import HipProfile, ProfileAssisted, profile_from_unit, unit_from_profile
-from teacher.evaluation import EpisodeRecord, run_episode
+from teacher.evaluation import EpisodeRecord, pair, run_episode
 from teacher.executor import Executor
 
 FALL_PENALTY_PCT = 50.0
@@ -67,16 +67,10 @@ class PairedScore:
 
     @staticmethod
     def of(off: list[EpisodeRecord], on: list[EpisodeRecord]) -> PairedScore:
-        pairs = [
-            100.0 * (a.metabolic_w_per_kg - b.metabolic_w_per_kg) / a.metabolic_w_per_kg
-            for a, b in zip(off, on, strict=True)
-            if not (a.fell or b.fell) and np.isfinite(a.metabolic_w_per_kg) and np.isfinite(b.metabolic_w_per_kg)
-        ]
-        falls_off, falls_on = sum(e.fell for e in off), sum(e.fell for e in on)
-        mean = float(np.mean(pairs)) if pairs else -100.0
-        se = float(np.std(pairs, ddof=1) / np.sqrt(len(pairs))) if len(pairs) > 1 else float("nan")
-        score = mean - FALL_PENALTY_PCT * max(0, falls_on - falls_off) / len(off)
-        return PairedScore(mean, se, len(pairs), falls_off, falls_on, score)
+        paired = pair(float("nan"), 0.0, off, on)  # the eval's pairing: one place for it
+        mean = paired.reduction_pct if paired.pairs else -100.0
+        score = mean - FALL_PENALTY_PCT * max(0, paired.falls_on - paired.falls_off) / len(off)
+        return PairedScore(mean, paired.reduction_se_pct, paired.pairs, paired.falls_off, paired.falls_on, score)
 
 
 def search(
