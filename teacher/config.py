@@ -93,6 +93,46 @@ class BalanceConfig:
 
 
 @dataclass(frozen=True)
+class SlopeSetting:
+    """How the tracking prior walks one slope: offsets of its reference and stance torques that the level gait
+    lacks (on inclines the trunk leans forward, the legs flex more, stance pushes up; downhill it brakes).
+
+    Found by CMA-ES per slope (:mod:`teacher.slope_search`); between settings the prior interpolates linearly.
+    Angles in the prior's joint signs except knee flexion (+ = more flexed); torques are per kg of the body.
+    """
+
+    slope_deg: float = spec()
+    trunk_lean_rad: float = spec(0.0, doc="forward lean of the pelvis from the gravity vertical that balance holds")
+    hip_flexion_rad: float = spec(0.0, doc="added to both hips' reference angles")
+    knee_flexion_rad: float = spec(0.0, doc="added to both knees' reference flexion")
+    ankle_dorsiflexion_rad: float = spec(0.0, doc="added to both ankles' reference angles")
+    stance_knee_extension_nm_per_kg: float = spec(0.0, doc="knee extension torque, weighted by each leg's stance load")
+    stance_ankle_plantarflexion_nm_per_kg: float = spec(0.0, doc="ankle push-off (+) or braking (−), stance-weighted")
+    propulsion_nm_per_kg_per_m_s: float = spec(
+        0.0, doc="stance ankle plantarflexion per m/s the centre of mass is slower than the target speed"
+    )
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: round(float(v), 5) for k, v in dataclasses.asdict(self).items()}
+
+
+SLOPE_TERMS = tuple(f.name for f in dataclasses.fields(SlopeSetting) if f.name != "slope_deg")
+
+
+@functools.lru_cache(maxsize=64)
+def slope_terms(settings: tuple[SlopeSetting, ...], slope_deg: float) -> np.ndarray:
+    """The :data:`SLOPE_TERMS` at ``slope_deg``: linear between settings, zero on level ground unless a setting
+    says otherwise, held beyond the outermost settings. Cached: the prior asks every control step (read-only)."""
+    knots = {0.0: np.zeros(len(SLOPE_TERMS))}
+    knots.update({s.slope_deg: np.array([getattr(s, n) for n in SLOPE_TERMS]) for s in settings})
+    slopes = np.array(sorted(knots))
+    table = np.stack([knots[k] for k in slopes])
+    terms = np.array([np.interp(slope_deg, slopes, table[:, j]) for j in range(len(SLOPE_TERMS))])
+    terms.flags.writeable = False
+    return terms
+
+
+@dataclass(frozen=True)
 class TrackingPriorConfig:
     """A muscle-space tracking controller under the policy: it makes exploration start from stepping.
 
@@ -114,6 +154,9 @@ class TrackingPriorConfig:
     )
     subtract_exo: bool = spec(
         False, doc="the muscles are asked for the hip torques less what the exo applies (the human lets the exo help)"
+    )
+    slopes: list[SlopeSetting] = spec(
+        [], doc="how the prior walks slopes, one setting per optimised slope (none: the level gait on every slope)"
     )
 
 

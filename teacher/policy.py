@@ -17,6 +17,11 @@ from teacher.config import SimConfig
 from teacher.env.walker import action_bounds
 from teacher.training import checkpoint
 
+UNSEEN_VARIANCE = 1e-6
+"""Observation entries whose variance in training stayed below this never varied (the slope for a teacher
+trained on level ground). Normalised, any change in them reads as ±clip, far outside anything the policy saw,
+so they are held at their training mean: the teacher acts as it was trained to."""
+
 
 class TeacherPolicy:
     def __init__(self, run_dir: Path, stage: str | None = None):
@@ -34,6 +39,7 @@ class TeacherPolicy:
         self._obs_mean = normaliser.obs_rms.mean.astype(np.float32)
         self._obs_scale = (1.0 / np.sqrt(normaliser.obs_rms.var + normaliser.epsilon)).astype(np.float32)
         self._clip = float(normaliser.clip_obs)
+        self._unseen = normaliser.obs_rms.var < UNSEEN_VARIANCE
         self._env_low, self._env_high = action_bounds(
             self.model.action_space.shape[0] - 2, self.sim_config.tracking_prior.enabled
         )
@@ -41,6 +47,7 @@ class TeacherPolicy:
     def act(self, observation: np.ndarray) -> np.ndarray:
         """Deterministic action in the env's own space (``action_bounds``)."""
         normalised = np.clip((observation - self._obs_mean) * self._obs_scale, -self._clip, self._clip)
+        normalised[self._unseen] = 0.0
         action, _ = self.model.predict(normalised, deterministic=True)
         unit = np.clip(action, -1.0, 1.0)
         return self._env_low + (unit + 1.0) * 0.5 * (self._env_high - self._env_low)

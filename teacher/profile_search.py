@@ -10,14 +10,13 @@ state is pickled every generation and finished episodes are kept, so an interrup
 from __future__ import annotations
 
 import dataclasses
-import json
-import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from teacher import cma_search
 from teacher.assistance import HipProfile, ProfileAssisted, profile_from_unit, unit_from_profile
 from teacher.evaluation import EpisodeRecord, pair, run_episode
 from teacher.executor import Executor
@@ -90,10 +89,6 @@ def search(
     on_generation: Callable[[int, HipProfile, PairedScore], None] | None = None,
 ) -> tuple[HipProfile, PairedScore]:
     """Run (or resume) the search in ``out``; returns the best profile seen and its score."""
-    import cma
-
-    out.mkdir(parents=True, exist_ok=True)
-    state_path, history = out / "cma.pkl", out / "history.jsonl"
     run_dir_s = str(Path(run_dir).resolve())
     seeds = [1000 + k for k in range(episodes)]
 
@@ -103,32 +98,26 @@ def search(
         return executor.map(run_profile_episode, tasks, desc=desc, progress=False, results_dir=out / "episodes")
 
     off = walks(None, "zero torque")
-    if state_path.is_file():
-        es, best = pickle.loads(state_path.read_bytes())
-    else:
-        es = cma.CMAEvolutionStrategy(
-            unit_from_profile(start),
-            sigma,
-            {"bounds": [0.0, 1.0], "popsize": population, "seed": seed + 1, "verbose": -9},
-        )
-        best = (start, PairedScore.of(off, walks(start, "start")))
-    while es.countiter < generations:
-        units = es.ask()
-        profiles = [profile_from_unit(u) for u in units]
-        scores = [PairedScore.of(off, walks(p, f"generation {es.countiter}")) for p in profiles]
-        es.tell(units, [-s.score for s in scores])
-        leader = int(np.argmax([s.score for s in scores]))
-        if scores[leader].score > best[1].score:
-            best = (profiles[leader], scores[leader])
-        with history.open("a") as f:
-            for p, s in zip(profiles, scores, strict=True):
-                f.write(json.dumps({"generation": es.countiter, **p.as_dict(), **s.__dict__}) + "\n")
-        staging = state_path.with_suffix(".tmp")
-        staging.write_bytes(pickle.dumps((es, best)))
-        staging.replace(state_path)
-        (out / "best.json").write_text(
-            json.dumps({"speed_m_s": speed, **best[0].as_dict(), **best[1].__dict__}, indent=1)
-        )
+
+    def evaluate(units: list[np.ndarray], desc: str) -> list[PairedScore]:
+        return [PairedScore.of(off, walks(profile_from_unit(u), desc)) for u in units]
+
+    def describe(unit: np.ndarray, score: PairedScore) -> dict:
+        return {"speed_m_s": speed, **profile_from_unit(unit).as_dict(), **score.__dict__}
+
+    def report(generation: int, unit: np.ndarray, score: PairedScore) -> None:
         if on_generation:
-            on_generation(es.countiter, *best)
-    return best
+            on_generation(generation, profile_from_unit(unit), score)
+
+    unit, score = cma_search.search(
+        out,
+        unit_from_profile(start),
+        evaluate,
+        describe,
+        generations=generations,
+        population=population,
+        sigma=sigma,
+        seed=seed,
+        on_generation=report,
+    )
+    return profile_from_unit(unit), score

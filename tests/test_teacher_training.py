@@ -169,8 +169,26 @@ def test_a_run_fine_tuned_from_another_starts_from_its_policy_and_keeps_every_ch
     trainer = TeacherTrainer(config, tmp_path / "run")
     normaliser, model = trainer.setup()
     source = TeacherPolicy(smoke_run)
-    for mine, theirs in zip(model.policy.parameters(), source.model.policy.parameters(), strict=True):
-        assert torch.equal(mine, theirs)
+    # inputs that never varied in the source (the smoke run walks level ground: the slope) are opened: unit
+    # variance, zero first-layer weights; every other weight is the source's
+    unseen = np.flatnonzero(source._unseen)
+    assert unseen.size and np.all(normaliser.obs_rms.var[unseen] == 1.0)
+    for (name, mine), theirs in zip(model.policy.named_parameters(), source.model.policy.parameters(), strict=True):
+        if name in ("mlp_extractor.policy_net.0.weight", "mlp_extractor.value_net.0.weight"):
+            assert torch.all(mine[:, unseen] == 0.0)
+            seen = np.setdiff1d(np.arange(mine.shape[1]), unseen)
+            assert torch.equal(mine[:, seen], theirs[:, seen])
+        else:
+            assert torch.equal(mine, theirs)
+    # so on a slope the fine-tuning starts from the source's own actions
+    observation = normaliser.obs_rms.mean.astype(np.float32)
+    observation[unseen] = 0.5
+    fine_tuned, _ = model.predict(normaliser.normalize_obs(observation), deterministic=True)
+    np.testing.assert_allclose(
+        source._env_low + (np.clip(fine_tuned, -1, 1) + 1.0) * 0.5 * (source._env_high - source._env_low),
+        source.act(observation),
+        atol=1e-6,
+    )
     np.testing.assert_array_equal(
         normaliser.obs_rms.mean,
         pickle.loads((checkpoint.checkpoint_dir(smoke_run) / checkpoint.NORMALISER).read_bytes()).obs_rms.mean,

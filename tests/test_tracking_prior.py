@@ -12,7 +12,16 @@ from hypothesis import strategies as st
 from scipy.optimize import lsq_linear
 
 from firmware_bridge.config import load_config
-from teacher.config import BalanceConfig, JointGains, SimConfig, TrackingPriorConfig
+from firmware_bridge.config.paths import default_config
+from teacher.config import (
+    SLOPE_TERMS,
+    BalanceConfig,
+    JointGains,
+    SimConfig,
+    SlopeSetting,
+    TrackingPriorConfig,
+    slope_terms,
+)
 from teacher.env import HipExoWalkerEnv
 from teacher.env.tracking_prior import MuscleAllocator, desired_torques, pd_torques, stance_weights
 from teacher.sim.backend import BodyState
@@ -142,3 +151,57 @@ def test_balanced_prior_walks_unsupported_where_plain_tracking_falls():
     )
     assert _survival(walker, 1.0, 0.0, 250) == 250  # 5 s unsupported on the prior alone
     assert _survival(plain, 1.0, 0.0, 250) < 150  # the same gains without balance fall within 3 s (measured 2.2 s)
+
+
+UPHILL = SlopeSetting(
+    slope_deg=5.0,
+    trunk_lean_rad=0.2,
+    hip_flexion_rad=0.1,
+    knee_flexion_rad=0.2,
+    ankle_dorsiflexion_rad=0.05,
+    stance_knee_extension_nm_per_kg=0.4,
+    stance_ankle_plantarflexion_nm_per_kg=0.6,
+    propulsion_nm_per_kg_per_m_s=1.0,
+)
+DOWNHILL = SlopeSetting(slope_deg=-10.0, knee_flexion_rad=0.3)
+
+
+def test_slope_settings_interpolate_from_level_and_hold_beyond_the_outermost():
+    settings = (UPHILL, DOWNHILL)
+    np.testing.assert_array_equal(slope_terms(settings, 0.0), np.zeros(len(SLOPE_TERMS)))
+    half = dict(zip(SLOPE_TERMS, slope_terms(settings, 2.5), strict=True))
+    assert half["trunk_lean_rad"] == pytest.approx(0.1) and half["propulsion_nm_per_kg_per_m_s"] == pytest.approx(0.5)
+    assert dict(zip(SLOPE_TERMS, slope_terms(settings, 9.0), strict=True))["hip_flexion_rad"] == pytest.approx(0.1)
+    assert dict(zip(SLOPE_TERMS, slope_terms(settings, -5.0), strict=True))["knee_flexion_rad"] == pytest.approx(0.15)
+
+
+def test_a_slope_setting_leans_the_held_pelvis_and_pushes_off_in_stance():
+    """At +5° with the setting, a pelvis leaning forward by slope + lean is held as an upright one is on level
+    ground; the stance (right) leg gets the knee extension and the push-off, grown by the speed deficit; the
+    swing (left) leg none."""
+    prior = dataclasses.replace(BALANCED, slopes=[UPHILL])
+    lean = np.deg2rad(5.0) + 0.2
+    slow = dataclasses.replace(_body(tilt=-lean), com_velocity=np.array([1.05, 0.0]))
+    torques = desired_torques(prior, slow, np.zeros(6), np.zeros(6), 1.25, body_weight_n=9.81, slope_deg=5.0)
+    level = _torques(BALANCED, dataclasses.replace(_body(), com_velocity=np.array([1.05, 0.0])))
+    np.testing.assert_allclose(torques[[0, 3]], level[[0, 3]], atol=1e-9)  # hips: balance as on level ground
+    assert torques[1] - level[1] == pytest.approx(0.4)  # knee extension, N·m per kg × 1 kg
+    assert torques[2] - level[2] == pytest.approx(-(0.6 + 1.0 * 0.2))  # plantarflexion is negative
+    np.testing.assert_allclose(torques[4:6], level[4:6], atol=1e-12)
+
+
+def test_the_env_tracks_the_slope_adjusted_gait_and_rewards_the_held_lean():
+    sim_config_default = load_config(default_config("sim"), SimConfig)
+    sim = dataclasses.replace(
+        sim_config_default, tracking_prior=dataclasses.replace(sim_config_default.tracking_prior, slopes=[UPHILL])
+    )
+    level, sloped = HipExoWalkerEnv(sim_config_default), HipExoWalkerEnv(sim)
+    for env, slope in ((level, 5.0), (sloped, 5.0)):
+        env.reset(seed=3, options={"speed_m_s": 1.25, "slope_deg": slope, "phase": 0.0})
+    offsets = np.array([0.1, -0.2, 0.05] * 2)  # the model's knee angle is negative in flexion
+    np.testing.assert_allclose(sloped._reference[0], level._reference[0] + offsets)
+    # the root term's tilt is measured from the held lean, not from the floor's normal
+    body = sloped._body
+    assert sloped._pelvis_lean_error(body) == pytest.approx(body.joint_angles[0] + np.deg2rad(5.0) + 0.2)
+    level.reset(seed=3, options={"speed_m_s": 1.25, "slope_deg": 0.0, "phase": 0.0})
+    assert level._pelvis_lean_error(level._body) == pytest.approx(level._body.joint_angles[0])

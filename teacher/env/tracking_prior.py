@@ -9,9 +9,10 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
-from teacher.config import BalanceConfig, TrackingPriorConfig
+from teacher.config import BalanceConfig, TrackingPriorConfig, slope_terms
 from teacher.sim.backend import BodyState
 
+GRAVITY = 9.81
 HIPS = np.array([0, 3])
 """Index of each hip (right, left) among the six leg joints."""
 
@@ -30,21 +31,41 @@ def desired_torques(
 
     ``config.feedforward`` of ``reference_moments`` (N·m, six leg joints: the reference's inverse-dynamics
     moments) is added to the PD torques, so that feedback only corrects errors. On a slope "upright" means
-    along gravity, not perpendicular to the ground (the sim tilts gravity).
+    along gravity, not perpendicular to the ground (the sim tilts gravity), leaning forward by the slope
+    setting's ``trunk_lean_rad`` (``config.slopes``), whose stance torques are added; its reference offsets are
+    in ``reference_angles`` already (the env tracks the same slope-adjusted reference).
     """
     angles, velocities = body.joint_angles[1:], body.joint_velocities[1:]
     balance = config.balance
     target = np.array(reference_angles, dtype=np.float64)
+    slope = slope_terms(tuple(config.slopes), slope_deg) if config.slopes else None
+    stance = stance_weights(balance, body.contact_forces / body_weight_n)
     if balance.enabled:
-        tilt = tilt_from_vertical(body, slope_deg)
-        stance = stance_weights(balance, body.contact_forces / body_weight_n)
+        tilt = tilt_from_vertical(body, slope_deg) + (0.0 if slope is None else slope[0])
         target[HIPS] += (1.0 - stance) * swing_hip_offset(balance, body, tilt, speed_m_s)
     torques = pd_torques(config, angles, velocities, target, reference_velocities)
     if config.feedforward and reference_moments is not None:
         torques = torques + config.feedforward * reference_moments
+    if slope is not None:
+        torques += stance_slope_torques(slope, stance, body.com_velocity[0] - speed_m_s, body_weight_n / GRAVITY)
     if balance.enabled:
         torques[HIPS] = balanced_hip_torques(balance, body, tilt, torques[HIPS], stance)
     return torques
+
+
+def slope_offsets(terms: np.ndarray) -> np.ndarray:
+    """Reference offsets (rad, six leg joints in the model's signs) from :data:`SLOPE_TERMS` values."""
+    _, hip, knee_flexion, ankle = terms[:4]
+    return np.array([hip, -knee_flexion, ankle] * 2)  # the model's knee angle is negative in flexion
+
+
+def stance_slope_torques(terms: np.ndarray, stance: np.ndarray, speed_error_m_s: float, mass_kg: float) -> np.ndarray:
+    """Stance knee extension and ankle push-off (N·m, six leg joints, model signs) from :data:`SLOPE_TERMS`
+    values, each leg weighted by its share of the load; push-off rises as the walker falls behind its speed."""
+    knee, ankle, propulsion = terms[4:7]
+    push_off = ankle - propulsion * speed_error_m_s
+    per_leg = np.array([0.0, knee, -push_off]) * mass_kg  # the model's ankle angle is dorsiflexion +
+    return np.concatenate([stance[0] * per_leg, stance[1] * per_leg])
 
 
 def tilt_from_vertical(body: BodyState, slope_deg: float) -> float:

@@ -20,7 +20,7 @@ import numpy as np
 from firmware_bridge.config import DeviceConfig, SubjectConfig, load_config
 from firmware_bridge.config.paths import default_config
 from firmware_bridge.shaping import ShaperState, ShapingParams, shape_step
-from teacher.config import SimConfig
+from teacher.config import SLOPE_TERMS, SimConfig, slope_terms
 from teacher.env import rewards, tracking_prior
 from teacher.sim.backend import SimBackend
 from teacher.sim.metabolics import MetabolicParams, metabolic_rate
@@ -168,7 +168,7 @@ class HipExoWalkerEnv(gym.Env):
         errors = {
             "joint_position": rewards.joint_position_error(body.joint_angles[1:], ref_angles),
             "joint_velocity": rewards.joint_position_error(body.joint_velocities[1:], ref_velocities),
-            "root": rewards.root_error(body.com_velocity[0], self.speed, body.joint_angles[0]),
+            "root": rewards.root_error(body.com_velocity[0], self.speed, self._pelvis_lean_error(body)),
             "end_effector": float(
                 np.sum(
                     (body.foot_positions - self.backend.foot_positions_for(np.concatenate(([0.0], ref_angles)))) ** 2
@@ -226,6 +226,11 @@ class HipExoWalkerEnv(gym.Env):
         """Where the root should be: (forward, vertical, tilt), moving at the target speed from the start."""
         return np.array([self._start_root[0] + self.speed * elapsed_s, self._start_root[1], 0.0])
 
+    def _pelvis_lean_error(self, body) -> float:
+        """Pelvis tilt (rad, + backward) from where the prior holds it: the gravity vertical, leaning forward by
+        the slope setting's trunk lean (on level ground without settings, the model's pelvis tilt)."""
+        return tracking_prior.tilt_from_vertical(body, self.slope) + float(self._slope_terms[0])
+
     def _muscle_excitations(self, muscle_action: np.ndarray) -> np.ndarray:
         prior = self.config.tracking_prior
         if not prior.enabled:
@@ -257,6 +262,9 @@ class HipExoWalkerEnv(gym.Env):
         self, speed: float, slope: float, phase: float, velocity_noise: np.ndarray | None = None
     ) -> None:
         self.speed, self.slope, self.phase = speed, slope, phase
+        settings = tuple(self.config.tracking_prior.slopes)
+        self._slope_terms = slope_terms(settings, slope) if settings else np.zeros(len(SLOPE_TERMS))
+        self._slope_offsets = tracking_prior.slope_offsets(self._slope_terms)
         self.backend.set_slope(slope)
         self.backend.set_root_force(np.zeros(3))
         ref = self.reference.sample(speed, phase)
@@ -278,7 +286,8 @@ class HipExoWalkerEnv(gym.Env):
         angles, velocities, moments = self.reference.sample_phases(
             self.speed, self.phase + self._reference_offsets_s / stride
         )
-        self._reference = (angles.reshape(len(angles), -1), velocities.reshape(len(angles), -1), moments)
+        angles = angles.reshape(len(angles), -1) + self._slope_offsets  # the slope-adjusted gait (the prior's too)
+        self._reference = (angles, velocities.reshape(len(angles), -1), moments)
 
     def _observation(self, body, muscles) -> np.ndarray:
         future = self._reference[0][1 : 1 + len(self._lookahead_s)] - body.joint_angles[1:]

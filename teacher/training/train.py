@@ -214,7 +214,10 @@ class TeacherTrainer:
         else:
             gamma = self.config.ppo.gamma if self.config.algorithm == "ppo" else self.config.sac.gamma
             normaliser = VecNormalize(venv, norm_obs=True, norm_reward=True, clip_obs=10.0, gamma=gamma)
-        return normaliser, self._model(normaliser)
+        model = self._model(normaliser)
+        if self.config.init_from is not None and not self.resume:
+            open_unseen_inputs(normaliser, model)
+        return normaliser, model
 
     # --- the sitting -------------------------------------------------------------------------------
     def train(self, steps: int | None = None, progress: bool = True, seconds: float | None = None) -> TrainResult:
@@ -278,6 +281,25 @@ def floor_exo_std(model: BaseAlgorithm, std_min: float | None) -> None:
         return
     with torch.no_grad():
         model.policy.log_std[-2:].clamp_(min=math.log(std_min))
+
+
+def open_unseen_inputs(normaliser: VecNormalize, model: PPO) -> list[int]:
+    """Let a fine-tuned policy learn from inputs its source never saw vary (the slope, after level ground).
+
+    Their normaliser variance is ~0, so any change would read as ±clip; it is set to 1 (the observation's
+    own scale). Their first-layer weights are zeroed in the policy and value networks, so the fine-tuning
+    starts from exactly the source's behaviour (those weights never trained: their input was always 0).
+    Returns the indices opened.
+    """
+    from teacher.policy import UNSEEN_VARIANCE
+
+    unseen = np.flatnonzero(normaliser.obs_rms.var < UNSEEN_VARIANCE)
+    if unseen.size:
+        normaliser.obs_rms.var[unseen] = 1.0
+        with torch.no_grad():
+            for net in (model.policy.mlp_extractor.policy_net, model.policy.mlp_extractor.value_net):
+                net[0].weight[:, unseen] = 0.0
+    return [int(i) for i in unseen]
 
 
 class _TrainingCallback(BaseCallback):

@@ -65,6 +65,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parallel.add_options(prof)
     prof.add_argument("--out", type=Path, default=Path("runs/profile"), help="search state, history.jsonl, best.json")
     prof.set_defaults(func=run_tune_profile)
+    slope = sub.add_parser(
+        "tune-slope",
+        help="CMA-ES over how the tracking prior walks one slope (lean, offsets, stance push-off), a frozen teacher on top",
+    )
+    slope.add_argument("run_dir", type=Path, metavar="CHECKPOINT", help="teacher run directory: the frozen residual")
+    slope.add_argument("--slope", type=float, required=True, help="slope in degrees (+ uphill)")
+    slope.add_argument("--speeds", type=float, nargs="+", default=[0.8, 1.25, 1.5], help="walks at these speeds")
+    slope.add_argument("--episodes", type=int, default=2, help="seeds per speed")
+    slope.add_argument("--seconds", type=float, default=10.0, help="episode length")
+    slope.add_argument("--generations", type=int, default=30, help="stop after this many (a rerun resumes)")
+    slope.add_argument("--population", type=int, default=8)
+    slope.add_argument("--start", type=Path, default=None, help="best.json of a search at a neighbouring slope")
+    parallel.add_options(slope)
+    slope.add_argument("--out", type=Path, default=Path("runs/slope"), help="search state, history.jsonl, best.json")
+    slope.set_defaults(func=run_tune_slope)
     cl = sub.add_parser(
         "clone-profile",
         help="regress a teacher's exo head onto a tuned hip profile (muscles held): a checkpoint to fine-tune from",
@@ -258,6 +273,57 @@ def run_tune_profile(args: argparse.Namespace) -> int:
         f"best profile at {args.speed:g} m/s: {score.reduction_pct:+.2f} ± {score.reduction_se_pct:.2f} % → {args.out / 'best.json'}"
     )
     return 0
+
+
+def run_tune_slope(args: argparse.Namespace) -> int:
+    from teacher.slope_search import search
+    from teacher.training.checkpoint import CheckpointSummary
+
+    summary = CheckpointSummary.read(args.run_dir, None)
+    start = None if args.start is None else read_slope_setting(args.start, args.slope)
+    executor = parallel.executor(args)
+
+    def report(generation, setting, score):
+        print(
+            f"generation {generation}: best score {score.score:.3f} (walked {score.walked:.2f}, falls {score.falls}, "
+            f"speed error {score.speed_error_m_s:.3f} m/s) {setting.as_dict()}",
+            flush=True,
+        )
+
+    with executor:
+        setting, score = search(
+            summary.run_dir,
+            summary.hash,
+            summary.sim_config.control_rate_hz,
+            executor,
+            args.out,
+            slope_deg=args.slope,
+            speeds=args.speeds,
+            episodes=args.episodes,
+            seconds=args.seconds,
+            generations=args.generations,
+            population=args.population,
+            start=start,
+            on_generation=report,
+        )
+    print(f"best setting at {args.slope:g}°: score {score.score:.3f}, {score.falls} falls → {args.out / 'best.json'}")
+    return 0
+
+
+def read_slope_setting(path: Path, slope_deg: float):
+    """A setting written by ``tune-slope`` (its ``best.json``), moved to ``slope_deg``: a search's start."""
+    import dataclasses
+    import json
+
+    from teacher.config import SlopeSetting
+    from tools.errors import UserError
+
+    try:
+        saved = json.loads(path.read_text())
+        values = {f.name: float(saved[f.name]) for f in dataclasses.fields(SlopeSetting)}
+    except (OSError, ValueError, KeyError) as exc:
+        raise UserError(f"{path}: not a setting written by 'hipexo teacher tune-slope' ({exc})") from exc
+    return SlopeSetting(**{**values, "slope_deg": slope_deg})
 
 
 def _read_profile(path: Path):
