@@ -202,3 +202,28 @@ def test_a_run_fine_tuned_from_another_starts_from_its_policy_and_keeps_every_ch
     kept = sorted(p.name for p in (tmp_path / "run" / "snapshots").iterdir())
     assert kept == ["step_1024", "step_2048"]
     assert checkpoint.CheckpointSummary.read(tmp_path / "run" / "snapshots" / "step_1024").total_steps == 1024
+
+
+def test_a_slope_curriculum_widens_the_range_stage_by_stage_and_may_refine_the_prior_settings(tmp_path):
+    """Stages override the sim config's slope range; a running env takes new slope settings for the prior
+    (they do not change the policy's interface) but still refuses new prior gains."""
+    import dataclasses
+
+    from teacher.config import SlopeSetting
+    from teacher.training.train import stage_sim_config
+
+    config = TeacherTrainer(CONFIG_DIR / "teacher" / "slopes.yaml", tmp_path / "run")
+    ranges = [sim.slope_range_deg for sim in config.sim_configs]
+    assert ranges == [[-2.5, 2.5], [-5.0, 5.0], [-7.5, 7.5], [-10.0, 10.0]]
+    assert all(sim.tracking_prior.slopes for sim in config.sim_configs)
+    plain = stage_sim_config(CONFIG_DIR / "teacher", StageConfig(name="x", sim="../sim/slopes.yaml"))
+    assert plain.slope_range_deg == [-10.0, 10.0]
+
+    env = HipExoWalkerEnv(config.sim_configs[0])
+    prior = env.config.tracking_prior
+    refined = dataclasses.replace(prior, slopes=[*prior.slopes, SlopeSetting(slope_deg=10.0, trunk_lean_rad=0.4)])
+    env.set_sim_config(dataclasses.replace(env.config, tracking_prior=refined))
+    assert env.config.tracking_prior.slopes[-1].slope_deg == 10.0
+    stiffer = dataclasses.replace(refined, residual_scale=0.25)
+    with pytest.raises(ValueError, match="tracking_prior"):
+        env.set_sim_config(dataclasses.replace(env.config, tracking_prior=stiffer))

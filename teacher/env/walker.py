@@ -10,6 +10,7 @@ and returned in ``info["imu"]`` for distillation.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 from typing import Any
@@ -203,6 +204,7 @@ class HipExoWalkerEnv(gym.Env):
         """Switch conditions, rewards or the exo (a curriculum stage); takes effect from the next reset.
 
         Rates and the reference gait must stay as they are: the policy's observation and action depend on them.
+        The prior's slope settings may change (a slope curriculum refines them as it widens).
         """
         fixed = (
             "physics_dt_s",
@@ -213,7 +215,7 @@ class HipExoWalkerEnv(gym.Env):
             "tracking_prior",
             "synergies",
         )
-        changed = [name for name in fixed if getattr(config, name) != getattr(self.config, name)]
+        changed = [name for name in fixed if _interface(config, name) != _interface(self.config, name)]
         if changed:
             raise ValueError(f"a running env cannot change {', '.join(changed)}; these fix the policy's interface")
         self.config = config
@@ -312,6 +314,12 @@ class HipExoWalkerEnv(gym.Env):
             ]
         )
         return obs.astype(np.float32)
+
+
+def _interface(config: SimConfig, name: str):
+    """What of ``config.name`` fixes the policy's interface (the tracking prior's slope settings do not)."""
+    value = getattr(config, name)
+    return dataclasses.replace(value, slopes=[]) if name == "tracking_prior" else value
 
 
 def _load(value, cls, default_path):

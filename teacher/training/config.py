@@ -59,6 +59,9 @@ class StageConfig:
     sim: str
     """Sim config of this stage, relative to the teacher config file."""
     advance_when: AdvanceWhen | None = spec(None, doc="absent on the last stage")
+    slope_range_deg: list[float] | None = spec(
+        None, length=2, doc="overrides the sim config's slope range: a slope curriculum widens it stage by stage"
+    )
     exo_action_std_min: float | None = spec(
         None, gt=0.0, doc="PPO: floor on the two exo commands' exploration std in this stage (held each rollout)"
     )

@@ -35,7 +35,7 @@ from firmware_bridge.config.paths import REPO_ROOT
 from teacher.config import SimConfig
 from teacher.executor import machine_workers
 from teacher.training import checkpoint
-from teacher.training.config import TeacherConfig
+from teacher.training.config import StageConfig, TeacherConfig
 from teacher.training.curriculum import Curriculum, EpisodeSummary
 from teacher.training.grouped_vec_env import GroupedVecEnv
 
@@ -92,7 +92,7 @@ class TeacherTrainer:
         self.config_path = Path(config_path)
         self.config = load_config(self.config_path, TeacherConfig)
         self.run_dir = Path(run_dir) if run_dir else REPO_ROOT / self.config.run_dir
-        self.sim_configs = [load_config(self.config_path.parent / s.sim, SimConfig) for s in self.config.stages]
+        self.sim_configs = [stage_sim_config(self.config_path.parent, s) for s in self.config.stages]
         self.curriculum = Curriculum(list(self.config.stages))
         self.total_steps = 0
         self.wall_s = 0.0
@@ -269,6 +269,14 @@ class TeacherTrainer:
 
     def sim_config_for_stage(self) -> SimConfig:
         return self.sim_configs[self.curriculum.stage]
+
+
+def stage_sim_config(folder: Path, stage: StageConfig) -> SimConfig:
+    """A stage's sim config (``stage.sim`` relative to the teacher config's folder) with the stage's overrides."""
+    sim = load_config(folder / stage.sim, SimConfig)
+    if stage.slope_range_deg is not None:
+        sim = dataclasses.replace(sim, slope_range_deg=list(stage.slope_range_deg))
+    return sim
 
 
 def floor_exo_std(model: BaseAlgorithm, std_min: float | None) -> None:
