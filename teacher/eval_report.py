@@ -15,6 +15,13 @@ from teacher.standing import StandingResult
 LEVEL_SPEEDS = (0.8, 1.0, 1.25, 1.5)
 EXTENSION_WINDOWS_PCT = ((0, 20), (85, 100))
 FLEXION_WINDOW_PCT = (40, 70)
+SLOPE_FALLS_MAX = 0.05
+SLOPE_SPEED_ERROR_MAX_M_S = 0.1
+UPHILL_PROBE_RATIO = 1.8
+"""Issue 17: the probe at +10° at least this many times level at the same speed."""
+WORST_CELLS = 3
+"""Cells listed as the worst in an every-cell slope target."""
+JOINT_CYCLE_SPEED = 1.25
 
 
 def _fmt(value: float | None, digits: int = 2) -> str:
@@ -26,7 +33,8 @@ def _pm(mean: float, se: float, digits: int = 1) -> str:
 
 
 def targets(grid: GridResult, standing: StandingResult | None = None) -> list[tuple[str, str, bool]]:
-    """(target, measured, met) for the assisting-teacher targets on level ground."""
+    """(target, measured, met) for the assisting-teacher targets on level ground, then, when the grid has slopes,
+    the slope targets of issue 17 (``slope_targets``)."""
     level = [s for s in LEVEL_SPEEDS if grid.pairing(s, 0.0)]
     rows: list[tuple[str, str, bool]] = []
     falls = {s: (grid.condition(s, 0.0, False).fall_rate, grid.condition(s, 0.0, True).fall_rate) for s in level}
@@ -105,6 +113,165 @@ def targets(grid: GridResult, standing: StandingResult | None = None) -> list[tu
                 sizes_ok and timing_ok,
             )
         )
+    return rows + slope_targets(grid)
+
+
+def _cells(grid: GridResult) -> list[tuple[float, float]]:
+    """Every (speed, slope) the grid has a pairing or a condition for, by speed then slope."""
+    return sorted(
+        {(p.speed_m_s, p.slope_deg) for p in grid.paired} | {(c.speed_m_s, c.slope_deg) for c in grid.conditions}
+    )
+
+
+def has_slopes(grid: GridResult) -> bool:
+    return any(slope != 0.0 for _, slope in _cells(grid))
+
+
+def _cell(speed: float, slope: float) -> str:
+    return f"{speed:g} m/s {slope:+g}°"
+
+
+def _nan_last(value: float) -> float:
+    """Sort key, largest first: NaN (nothing measured) counts as the worst."""
+    return math.inf if math.isnan(value) else value
+
+
+def _every_cell(target: str, cells: list[tuple[str, bool, float, str]]) -> tuple[str, str, bool]:
+    """A target every cell must meet; ``cells`` are (label, met, badness, measured), and the measured column names
+    how many met and the ``WORST_CELLS`` worst (largest badness, NaN worst of all)."""
+    met = sum(ok for _, ok, _, _ in cells)
+    worst = sorted(cells, key=lambda c: _nan_last(c[2]), reverse=True)[:WORST_CELLS]
+    measured = f"{met}/{len(cells)} cells met; worst {', '.join(f'{label}: {text}' for label, _, _, text in worst)}"
+    return target, measured, bool(cells) and met == len(cells)
+
+
+def _attr(obj, name: str) -> float:
+    return float("nan") if obj is None else float(getattr(obj, name))
+
+
+def _peak(condition) -> float:
+    return float("nan") if condition is None else condition.exo_peaks.get("right_extension_nm_per_kg", float("nan"))
+
+
+def _increasing(values: list[float]) -> bool:
+    """Strictly increasing, every value measured (a comparison with NaN is false)."""
+    return all(b > a for a, b in zip(values[:-1], values[1:], strict=True))
+
+
+def slope_targets(grid: GridResult) -> list[tuple[str, str, bool]]:
+    """(target, measured, met) for the slope targets of issue 17; none for a level-only grid, and each only when
+    the grid has the cells it needs. A cell without pairs (every walk fell) or without figures has NaN there, and
+    NaN meets no target: every comparison below is written so that NaN is "not met"."""
+    if not has_slopes(grid):
+        return []
+    cells = _cells(grid)
+    rows: list[tuple[str, str, bool]] = []
+
+    falls = []
+    for s, sl in cells:
+        off, on = _attr(grid.condition(s, sl, False), "fall_rate"), _attr(grid.condition(s, sl, True), "fall_rate")
+        ok = off <= SLOPE_FALLS_MAX and on <= SLOPE_FALLS_MAX
+        falls.append((_cell(s, sl), ok, max(off, on, key=_nan_last), f"{_fmt(100 * off, 0)}/{_fmt(100 * on, 0)} %"))
+    rows.append(_every_cell("slopes: falls ≤ 5 % in every cell, exo off and on (off/on)", falls))
+
+    errors = []
+    for s, sl in cells:
+        off = _attr(grid.condition(s, sl, False), "speed_error_m_s")
+        on = _attr(grid.condition(s, sl, True), "speed_error_m_s")
+        ok = off <= SLOPE_SPEED_ERROR_MAX_M_S and on <= SLOPE_SPEED_ERROR_MAX_M_S
+        errors.append((_cell(s, sl), ok, max(off, on, key=_nan_last), f"{_fmt(off, 3)}/{_fmt(on, 3)} m/s"))
+    rows.append(_every_cell("slopes: mean speed error ≤ 0.1 m/s in every cell, exo off and on (off/on)", errors))
+
+    speeds = sorted({s for s, _ in cells})
+
+    def probe(s: float, sl: float) -> float:
+        return _attr(grid.condition(s, sl, False), "metabolic_w_per_kg")
+
+    def has_probe(s: float, sl: float) -> bool:
+        return grid.condition(s, sl, False) is not None
+
+    uphill = [s for s in speeds if has_probe(s, 0.0) and has_probe(s, 10.0)]
+    if uphill:
+        ratios = {s: probe(s, 10.0) / probe(s, 0.0) if probe(s, 0.0) else float("nan") for s in uphill}
+        rows.append(
+            (
+                f"slopes: probe at +10° ≥ {UPHILL_PROBE_RATIO:g}× level at the same speed (exo at zero torque)",
+                ", ".join(
+                    f"{s:g}: {_fmt(probe(s, 10.0))}/{_fmt(probe(s, 0.0))} W/kg = {_fmt(ratios[s])}×" for s in uphill
+                ),
+                all(probe(s, 10.0) >= UPHILL_PROBE_RATIO * probe(s, 0.0) for s in uphill),
+            )
+        )
+    downhill = [s for s in speeds if has_probe(s, 0.0) and has_probe(s, -5.0)]
+    if downhill:
+        rows.append(
+            (
+                "slopes: probe at −5° below level at the same speed (exo at zero torque)",
+                ", ".join(f"{s:g}: {_fmt(probe(s, -5.0))} vs {_fmt(probe(s, 0.0))} W/kg" for s in downhill),
+                all(probe(s, -5.0) < probe(s, 0.0) for s in downhill),
+            )
+        )
+
+    def reduction(s: float, sl: float) -> tuple[float, float]:
+        p = grid.pairing(s, sl)
+        if p is None or p.pairs == 0:  # every walk fell (or no stride): nothing measured, whatever the fields say
+            return float("nan"), float("nan")
+        return p.reduction_pct, p.reduction_se_pct
+
+    def measured(s: float, sl: float) -> str:
+        p = grid.pairing(s, sl)
+        pairs = "no pairing" if p is None else f"{p.pairs}/{p.episodes} pairs"
+        return f"{_pm(*reduction(s, sl))} % ({pairs})"
+
+    assisted = []
+    for s, sl in cells:
+        if sl >= 0.0:
+            r, se = reduction(s, sl)
+            assisted.append((_cell(s, sl), r > 2 * se and r > 0.0, 2 * se - r, measured(s, sl)))
+    if assisted:
+        rows.append(_every_cell("slopes: paired reduction > 0 by > 2 SE in every cell with slope ≥ 0°", assisted))
+
+    ups = {s: [sl for sl in (5.0, 10.0) if grid.pairing(s, sl)] for s in speeds if grid.pairing(s, 0.0)}
+    ups = {s: slopes for s, slopes in ups.items() if slopes}
+    if ups:
+        rows.append(
+            (
+                "slopes: paired reduction larger uphill than level at each speed (+5° and +10° vs 0°, means)",
+                ", ".join(
+                    f"{s:g}: " + " / ".join(f"{sl:+g}° {_fmt(reduction(s, sl)[0], 1)}" for sl in (0.0, *slopes)) + " %"
+                    for s, slopes in ups.items()
+                ),
+                all(reduction(s, sl)[0] > reduction(s, 0.0)[0] for s, slopes in ups.items() for sl in slopes),
+            )
+        )
+
+    descent = []
+    for s, sl in cells:
+        if sl < 0.0:
+            r, se = reduction(s, sl)
+            descent.append((_cell(s, sl), r + 2 * se >= 0.0, -(r + 2 * se), measured(s, sl)))
+    if descent:
+        rows.append(
+            _every_cell(
+                "slopes: paired reduction ≥ 0 within 2 SE on descent (reduction + 2 SE ≥ 0, every cell)", descent
+            )
+        )
+
+    inclines = {
+        s: [sl for sl in (0.0, 5.0, 10.0) if grid.condition(s, sl, True) is not None]
+        for s in speeds
+        if grid.condition(s, 0.0, True) is not None
+    }
+    inclines = {s: slopes for s, slopes in inclines.items() if len(slopes) > 1}
+    if inclines:
+        peaks = {s: [_peak(grid.condition(s, sl, True)) for sl in slopes] for s, slopes in inclines.items()}
+        rows.append(
+            (
+                "slopes: peak extension torque grows with incline at each speed (0° → +5° → +10°, exo on, right)",
+                ", ".join(f"{s:g}: " + " → ".join(_fmt(v, 3) for v in peaks[s]) + " N·m/kg" for s in inclines),
+                all(_increasing(v) for v in peaks.values()),
+            )
+        )
     return rows
 
 
@@ -150,6 +317,8 @@ def write_report(
             f"{_pm(p.activation_reduction_pct, p.activation_reduction_se_pct)} | "
             f"{_pm(p.positive_power_reduction_pct, p.positive_power_reduction_se_pct)} |"
         )
+    if has_slopes(grid):
+        lines += ["", *_slope_section(grid)]
     lines += [
         "",
         "## Every condition (right leg, whole strides, against Fukuchi 2018 at the same speed)",
@@ -185,6 +354,38 @@ def write_report(
     path = out_dir / "report.md"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def _probe(condition) -> str:
+    mean = _attr(condition, "metabolic_w_per_kg")
+    return "–" if math.isnan(mean) else _pm(mean, condition.metabolic_se_w_per_kg, 2)
+
+
+def _slope_section(grid: GridResult) -> list[str]:
+    """The per-slope Markdown: every cell, by slope then speed, and the slope plots named."""
+    lines = [
+        "## Per slope",
+        "",
+        "Cells by slope. Falls are episodes out of each side's total; probe mean ± SE over the episodes that did not "
+        "fall; reduction per-seed paired, mean ± SE; speed error the mean |mean speed − commanded|; peak extension "
+        "the exo's right-side extension peak, exo on. A cell with no pairs (every walk fell) shows –.",
+        "",
+        "| slope ° | speed m/s | pairs | falls off/on | probe off W/kg | probe on W/kg | reduction % | "
+        "speed error off/on m/s | peak extension N·m/kg |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for s, sl in sorted(_cells(grid), key=lambda c: (c[1], c[0])):
+        p, off, on = grid.pairing(s, sl), grid.condition(s, sl, False), grid.condition(s, sl, True)
+        pairs = "–" if p is None else f"{p.pairs}/{p.episodes}"
+        falls = "–" if p is None else f"{p.falls_off}/{p.falls_on}"
+        reduction = "–" if p is None or p.pairs == 0 else _pm(p.reduction_pct, p.reduction_se_pct)
+        lines.append(
+            f"| {sl:+g} | {s:g} | {pairs} | {falls} | "
+            f"{_probe(off)} | {_probe(on)} | {reduction} | "
+            f"{_fmt(_attr(off, 'speed_error_m_s'), 3)}/{_fmt(_attr(on, 'speed_error_m_s'), 3)} | {_fmt(_peak(on), 3)} |"
+        )
+    lines += ["", "Plots per slope:", ""] + [f"- `{name}`: {text}" for name, text in SLOPE_PLOTS.items()]
+    return lines
 
 
 def _plots(grid: GridResult, out_dir: Path, reference: ReferenceGait) -> list[Path]:
@@ -261,6 +462,112 @@ def _plots(grid: GridResult, out_dir: Path, reference: ReferenceGait) -> list[Pa
         ax.legend(fontsize=7)
         fig.tight_layout()
         written.append(_save(fig, out_dir / "metabolic_reduction.png"))
+    if has_slopes(grid):
+        written += _slope_plots(grid, out_dir, reference, plt)
+    return written
+
+
+SLOPE_PLOTS = {
+    "slope_reduction.png": "paired metabolic reduction (mean ± SE over seeds) against slope, one line per speed",
+    "slope_probe.png": "probe with the exo at zero torque (mean ± SE) against slope, one line per speed; dashed: "
+    f"{UPHILL_PROBE_RATIO:g}× level, the +10° target",
+    "slope_falls.png": "fall rate per cell (speeds × slopes), exo at zero torque and exo on, numbers in the cells",
+    "slope_joint_angles.png": f"right hip, knee and ankle angle over the gait cycle at {JOINT_CYCLE_SPEED:g} m/s, "
+    "exo at zero torque, one line per slope",
+}
+
+
+def _slope_plots(grid: GridResult, out_dir: Path, reference: ReferenceGait, plt) -> list[Path]:
+    """The per-slope plots (``SLOPE_PLOTS``); cells with nothing measured leave gaps (NaN), never fail."""
+    cells = _cells(grid)
+    speeds = sorted({s for s, _ in cells})
+    slopes = sorted({sl for _, sl in cells})
+    written = []
+    offsets = np.linspace(-0.3, 0.3, len(speeds)) if len(speeds) > 1 else np.zeros(1)  # keep error bars apart
+
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    for s, dx in zip(speeds, offsets, strict=True):
+        pairs = [grid.pairing(s, sl) for sl in slopes]
+        ax.errorbar(
+            np.array(slopes) + dx,
+            [_attr(p, "reduction_pct") for p in pairs],
+            yerr=[_attr(p, "reduction_se_pct") for p in pairs],
+            marker="o",
+            capsize=3,
+            label=f"{s:g} m/s",
+        )
+    ax.axhline(0, color="0.7", lw=0.8)
+    ax.set_xticks(slopes)
+    ax.set_xlabel("slope (°, + uphill)")
+    ax.set_ylabel("metabolic reduction, exo on vs zero torque (%)")
+    ax.set_title("paired reduction by slope, mean ± SE over seeds", fontsize=9)
+    ax.legend(fontsize=7, title="speed", title_fontsize=7)
+    fig.tight_layout()
+    written.append(_save(fig, out_dir / "slope_reduction.png"))
+
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    marked = False
+    for s, dx in zip(speeds, offsets, strict=True):
+        conditions = [grid.condition(s, sl, False) for sl in slopes]
+        (line, *_) = ax.errorbar(
+            np.array(slopes) + dx,
+            [_attr(c, "metabolic_w_per_kg") for c in conditions],
+            yerr=[_attr(c, "metabolic_se_w_per_kg") for c in conditions],
+            marker="o",
+            capsize=3,
+            label=f"{s:g} m/s",
+        )
+        level = _attr(grid.condition(s, 0.0, False), "metabolic_w_per_kg")
+        if 10.0 in slopes and math.isfinite(level):
+            ax.hlines(
+                UPHILL_PROBE_RATIO * level,
+                8.0,
+                12.0,
+                colors=line.get_color(),
+                linestyles="--",
+                label="_nolegend_" if marked else f"{UPHILL_PROBE_RATIO:g}× level (target at +10°)",
+            )
+            marked = True
+    ax.set_xticks(slopes)
+    ax.set_xlabel("slope (°, + uphill)")
+    ax.set_ylabel("probe, exo at zero torque (W/kg)")
+    ax.set_title("metabolic probe by slope, mean ± SE over episodes that did not fall", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    written.append(_save(fig, out_dir / "slope_probe.png"))
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 0.6 * len(speeds) + 2.2), sharey=True)
+    for ax, exo in zip(axes, (False, True), strict=True):
+        rates = np.array([[100 * _attr(grid.condition(s, sl, exo), "fall_rate") for sl in slopes] for s in speeds])
+        image = ax.imshow(np.ma.masked_invalid(rates), cmap="Reds", vmin=0, vmax=100, origin="lower", aspect="auto")
+        for i, j in np.ndindex(rates.shape):
+            v = rates[i, j]
+            ax.text(j, i, _fmt(v, 0), ha="center", va="center", fontsize=8, color="white" if v > 60 else "black")
+        ax.set_xticks(range(len(slopes)), [f"{sl:+g}" for sl in slopes])
+        ax.set_yticks(range(len(speeds)), [f"{s:g}" for s in speeds])
+        ax.set_xlabel("slope (°)")
+        ax.set_title(f"falls, {'exo on' if exo else 'exo at zero torque'} (% of episodes)", fontsize=9)
+    axes[0].set_ylabel("speed (m/s)")
+    fig.colorbar(image, ax=axes, label="falls (% of episodes; target ≤ 5)")
+    written.append(_save(fig, out_dir / "slope_falls.png"))
+
+    speed = JOINT_CYCLE_SPEED if JOINT_CYCLE_SPEED in speeds else speeds[len(speeds) // 2]
+    gc = np.arange(101)
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4), sharex=True)
+    ref = reference.curves(speed)
+    for k, (ax, joint) in enumerate(zip(axes, JOINT_NAMES, strict=True)):
+        ax.plot(gc, ref[:, k], "k:", lw=1, label="Fukuchi 2018, level")
+        for sl in slopes:
+            c = grid.condition(speed, sl, False)
+            if c is not None and "right" in c.mean_cycle:
+                ax.plot(gc, np.array(c.mean_cycle["right"])[:, k], label=f"{sl:+g}°")
+        ax.set_title(f"right {joint} angle", fontsize=9)
+        ax.set_xlabel("% gait cycle (right heel strike to heel strike)")
+        ax.set_ylabel("angle (deg, dataset signs)")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="center right", fontsize=7, title="slope")
+    fig.suptitle(f"{speed:g} m/s, exo at zero torque, mean of whole strides per slope", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 0.88, 1))
+    written.append(_save(fig, out_dir / "slope_joint_angles.png"))
     return written
 
 

@@ -349,12 +349,22 @@ def evaluate(
     return grid
 
 
+def _missing_condition(speed: float, slope: float, exo: bool) -> ConditionResult:
+    """A condition the grid lacks, every figure NaN, so that ``summary`` still writes the cell's full row."""
+    nan = float("nan")
+    return ConditionResult(speed, slope, exo, 0, nan, nan, nan, nan, nan, nan, 0, nan)
+
+
 def summary(grid: GridResult, steps: int) -> dict:
-    """The machine-readable results (``eval/summary.json``): one entry per condition, right side, falls as
-    fractions, torques as positive magnitudes; left-side figures with a ``_left`` suffix."""
+    """The machine-readable results (``eval/summary.json``): one entry per cell (speed × slope) of the grid, level
+    and sloped alike with the same keys, right side, falls as fractions, torques as positive magnitudes; left-side
+    figures with a ``_left`` suffix. A cell whose walks all fell has its figures NaN (``pairs`` 0)."""
     rows = []
     for p in grid.paired:
-        off, on = grid.condition(p.speed_m_s, p.slope_deg, False), grid.condition(p.speed_m_s, p.slope_deg, True)
+        off, on = (
+            grid.condition(p.speed_m_s, p.slope_deg, exo) or _missing_condition(p.speed_m_s, p.slope_deg, exo)
+            for exo in (False, True)
+        )
         row = {
             "speed_m_s": p.speed_m_s,
             "slope_deg": p.slope_deg,
@@ -372,6 +382,8 @@ def summary(grid: GridResult, steps: int) -> dict:
             "positive_power_off_w_kg": off.positive_power_w_per_kg,
             "positive_power_on_w_kg": on.positive_power_w_per_kg,
             "positive_power_reduction_pct": p.positive_power_reduction_pct,
+            "speed_error_off_m_s": off.speed_error_m_s,
+            "speed_error_on_m_s": on.speed_error_m_s,
         }
         for side, suffix in (("right", ""), ("left", "_left")):
             peaks = on.exo_peaks
