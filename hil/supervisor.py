@@ -10,27 +10,23 @@
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-PR_SET_PDEATHSIG = 1
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def _die_with(parent: int) -> Callable[[], None]:
-    """Runs in the child between fork and exec (so no allocation-heavy Python here)."""
-
-    def setup() -> None:
-        _libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-        if os.getppid() != parent:  # the parent died before the line above: nobody would stop us
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    return setup
+_WITH_PARENT = """
+import ctypes, os, signal, sys
+ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: kept across exec
+if os.getppid() != int(sys.argv[1]):  # the parent died before that: nobody would stop us
+    sys.exit(1)
+os.execv(sys.argv[2], sys.argv[2:])
+"""
+"""Sets the parent-death signal, then becomes the command (same pid). A launcher rather than ``preexec_fn``,
+which is unsafe in a process with threads (a progress bar's monitor, a loaded executor)."""
 
 
 def describe_exit(code: int) -> str:
@@ -44,12 +40,11 @@ class Supervised:
         self.output_path = output_path
         with open(output_path, "w") as output:
             self.process = subprocess.Popen(
-                command,
+                [sys.executable, "-c", _WITH_PARENT, str(os.getpid()), *command],
                 stdin=subprocess.DEVNULL,
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_die_with(os.getpid()),
             )
 
     @property
