@@ -111,4 +111,6 @@ def test_a_killed_bench_leaves_no_runtime_behind(tmp_path):
         time.sleep(0.05)
     assert not _alive(runtime), "the runtime outlived its bench"
     runtime_output = (tmp_path / "out" / "work" / "runtime_output.txt").read_text()
-    assert "stopped (signal SIGTERM)" in runtime_output, runtime_output
+    # the parent-death SIGTERM asks it to fade out (a multi-threaded bench's death can send it twice: the kernel
+    # signals on each parent thread's exit)
+    assert "stop requested: fading out" in runtime_output, runtime_output
