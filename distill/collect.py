@@ -19,6 +19,7 @@ import numpy as np
 
 from distill.config import DistillConfig
 from distill.randomise import SensorModel
+from firmware_bridge import atomic
 from firmware_bridge.config import DeviceConfig, SubjectConfig, load_config
 from firmware_bridge.config.paths import default_config
 
@@ -109,27 +110,35 @@ def run_rollout_task(task: RolloutTask) -> Episode:
 
 
 def save_dataset(path: Path, episodes: list[Episode], metadata: dict) -> Path:
-    """One .npz (concatenated periods + episode boundaries) and a .json of conditions, seeds, provenance."""
+    """One .npz (concatenated periods + episode boundaries) and a .json of conditions, seeds, provenance.
+
+    Both written atomically, the .json last: a dataset is complete when its .json exists (:func:`dataset_complete`).
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     lengths = np.array([len(e.labels) for e in episodes])
-    np.savez(
-        path,
-        imu=np.concatenate([e.imu for e in episodes]).astype(np.float32),
-        labels=np.concatenate([e.labels for e in episodes]),
-        episode_lengths=lengths,
-        speeds=np.array([e.speed_m_s for e in episodes]),
-        slopes=np.array([e.slope_deg for e in episodes]),
-        seeds=np.array([e.seed for e in episodes]),
-        fell=np.array([e.fell for e in episodes]),
-        metabolic_w_per_kg=np.array([e.metabolic_w_per_kg for e in episodes]),
-        body_mass_kg=np.array([e.body_mass_kg for e in episodes]),
-    )
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    path.with_suffix(".json").write_text(
-        json.dumps({**metadata, "sha256": digest, "episodes": len(episodes)}, indent=1)
+    with atomic.atomic_file(path) as tmp:
+        np.savez(
+            tmp,
+            imu=np.concatenate([e.imu for e in episodes]).astype(np.float32),
+            labels=np.concatenate([e.labels for e in episodes]),
+            episode_lengths=lengths,
+            speeds=np.array([e.speed_m_s for e in episodes]),
+            slopes=np.array([e.slope_deg for e in episodes]),
+            seeds=np.array([e.seed for e in episodes]),
+            fell=np.array([e.fell for e in episodes]),
+            metabolic_w_per_kg=np.array([e.metabolic_w_per_kg for e in episodes]),
+            body_mass_kg=np.array([e.body_mass_kg for e in episodes]),
+        )
+        digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
+    atomic.write_text(
+        path.with_suffix(".json"), json.dumps({**metadata, "sha256": digest, "episodes": len(episodes)}, indent=1)
     )
     return path
+
+
+def dataset_complete(path: Path) -> bool:
+    """The .npz and, written after it, its .json."""
+    return Path(path).is_file() and Path(path).with_suffix(".json").is_file()
 
 
 def load_dataset(path: Path) -> list[Episode]:

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from firmware_bridge.atomic import atomic_folder
 from firmware_bridge.bundle import INPUT_NAME, OUTPUT_NAME, manifest_for, read_manifest, write_manifest
 from firmware_bridge.config import DeviceConfig
 from firmware_bridge.config.paths import REPO_ROOT
@@ -61,25 +62,26 @@ def git_commit() -> str:
 def write_bundle(
     model: torch.nn.Module, spec: FeatureSpec, device: DeviceConfig, out: Path, windows: np.ndarray, provenance: dict
 ) -> tuple[Path, float]:
+    """The bundle folder ``out``, written whole or not at all (firmware_bridge.atomic)."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    export_onnx(model, spec, out / "student.onnx")
-    worst = parity(model, out / "student.onnx", windows)
-    if worst > PARITY_TOLERANCE:
-        raise ValueError(f"ONNX parity {worst:.2e} exceeds {PARITY_TOLERANCE:g}: not writing a bundle")
-    shaping = {
-        "torque_limit_nm": device.torque_limit_nm,
-        "rate_limit_nm_per_s": device.rate_limit_nm_per_s,
-        "lowpass_cutoff_hz": device.lowpass.cutoff_hz,
-        "lowpass_order": device.lowpass.order,
-        "soft_start_s": device.soft_start_s,
-        "fade_out_s": device.fade_out_s,
-    }
-    provenance = {**provenance, "git_commit": git_commit(), "onnx_parity_max_abs": worst}
-    manifest = manifest_for(
-        spec, device.command_full_scale_nm_per_kg, model={"opset": OPSET}, shaping=shaping, provenance=provenance
-    )
-    write_manifest(out, manifest)
+    with atomic_folder(out) as staging:
+        export_onnx(model, spec, staging / "student.onnx")
+        worst = parity(model, staging / "student.onnx", windows)
+        if worst > PARITY_TOLERANCE:
+            raise ValueError(f"ONNX parity {worst:.2e} exceeds {PARITY_TOLERANCE:g}: not writing a bundle")
+        shaping = {
+            "torque_limit_nm": device.torque_limit_nm,
+            "rate_limit_nm_per_s": device.rate_limit_nm_per_s,
+            "lowpass_cutoff_hz": device.lowpass.cutoff_hz,
+            "lowpass_order": device.lowpass.order,
+            "soft_start_s": device.soft_start_s,
+            "fade_out_s": device.fade_out_s,
+        }
+        provenance = {**provenance, "git_commit": git_commit(), "onnx_parity_max_abs": worst}
+        manifest = manifest_for(
+            spec, device.command_full_scale_nm_per_kg, model={"opset": OPSET}, shaping=shaping, provenance=provenance
+        )
+        write_manifest(staging, manifest)
     return out, worst
 
 

@@ -16,9 +16,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from distill.collect import Episode, RolloutTask, load_dataset, run_rollout_task, save_dataset
+from distill.collect import Episode, RolloutTask, dataset_complete, load_dataset, run_rollout_task, save_dataset
 from distill.config import DistillConfig
 from distill.models import build_student
+from firmware_bridge import atomic
 from firmware_bridge.config.paths import REPO_ROOT
 from firmware_bridge.features import FeatureSpec, sliding_windows
 from teacher.executor import Executor, make_executor
@@ -120,7 +121,10 @@ def collect_stage(config: DistillConfig, progress: bool = True, executor: Execut
 
     path = output_dir(config) / "data" / "round_0.npz"
     teacher = TeacherPolicy(REPO_ROOT / config.teacher)
-    if path.is_file() and json.loads(path.with_suffix(".json").read_text()).get("teacher_sha256") == teacher.hash:
+    if (
+        dataset_complete(path)
+        and json.loads(path.with_suffix(".json").read_text()).get("teacher_sha256") == teacher.hash
+    ):
         return path
     meta = {"teacher": config.teacher, "teacher_sha256": teacher.hash, "teacher_steps": teacher.total_steps}
     episodes = collect(teacher, config, progress=progress, executor=executor)
@@ -136,7 +140,7 @@ def train_stage(config: DistillConfig, progress: bool = True, executor: Executor
     from teacher.policy import TeacherPolicy
 
     out = output_dir(config)
-    if not (out / "data" / "round_0.npz").is_file():
+    if not dataset_complete(out / "data" / "round_0.npz"):
         raise FileNotFoundError(f"{out / 'data' / 'round_0.npz'}: run 'hipexo distill collect' first")
     teacher = TeacherPolicy(REPO_ROOT / config.teacher)
     meta = {"teacher": config.teacher, "teacher_sha256": teacher.hash, "teacher_steps": teacher.total_steps}
@@ -147,31 +151,36 @@ def train_stage(config: DistillConfig, progress: bool = True, executor: Executor
     for round_ in range(config.dagger_iterations + 1):
         saved = out / f"student_round_{round_}.pt"
         x, y = windows_and_labels(spec, episodes)
-        if saved.is_file():
+        if saved.is_file() and saved.with_suffix(".json").is_file():  # the .json is written last
             model.load_state_dict(torch.load(saved))
         else:
             entry = {"round": round_, "windows": len(x), "final_loss": fit(model, x, y, config, progress)[-1]}
-            torch.save(model.state_dict(), saved)
-            saved.with_suffix(".json").write_text(json.dumps(entry))
+            save_model(model, saved)
+            atomic.write_text(saved.with_suffix(".json"), json.dumps(entry))
         history.append(json.loads(saved.with_suffix(".json").read_text()))
         if round_ == config.dagger_iterations:
             break
         data = out / "data" / f"round_{round_ + 1}.npz"
-        if not data.is_file():
+        if not dataset_complete(data):
             driver = StudentDriver(model, spec)
             new = collect(teacher, config, driver, 100_000 * (round_ + 1), progress, executor)
             save_dataset(data, new, {**meta, "round": round_ + 1, "driver": "student"})
         episodes += load_dataset(data)
-    torch.save(model.state_dict(), out / "student.pt")
     summary = {**meta, "spec": spec.__dict__ | {"channels": list(spec.channels)}, "rounds": history}
-    (out / "training.json").write_text(json.dumps(summary, indent=1, default=float))
+    save_model(model, out / "student.pt")
+    atomic.write_text(out / "training.json", json.dumps(summary, indent=1, default=float))
     return {"model": model, "spec": spec, "summary": summary, "out": out}
+
+
+def save_model(model: torch.nn.Module, path: Path) -> None:
+    with atomic.atomic_file(path) as tmp:
+        torch.save(model.state_dict(), tmp)
 
 
 def load_trained(config: DistillConfig) -> dict:
     """What :func:`train_stage` returned, from its files."""
     out = output_dir(config)
-    if not (out / "student.pt").is_file():
+    if not (out / "training.json").is_file():  # written after student.pt
         raise FileNotFoundError(f"{out / 'student.pt'}: run 'hipexo distill train' first")
     summary = json.loads((out / "training.json").read_text())
     s = summary["spec"]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from firmware_bridge import atomic
 from firmware_bridge.config import DeviceConfig, RuntimeConfig
 from firmware_bridge.features import FeatureSpec
 from firmware_bridge.signing import SIGNATURE, SignatureCheck, Trust, check_signature
@@ -241,6 +242,4 @@ def write_manifest(bundle_dir: Path, manifest: dict[str, Any]) -> Path:
     manifest["files"] = {
         p.name: sha256_file(p) for p in sorted(bundle_dir.iterdir()) if p.is_file() and p.name != MANIFEST
     }
-    path = bundle_dir / MANIFEST
-    path.write_text(json.dumps(manifest, indent=2) + "\n")
-    return path
+    return atomic.write_text(bundle_dir / MANIFEST, json.dumps(manifest, indent=2) + "\n")

@@ -19,6 +19,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from firmware_bridge import atomic
+
 SIGNATURE = "manifest.sig"
 SIGNED_FILE = "manifest.json"
 SIGNATURE_FORMAT = "hipexo-signature"
@@ -138,7 +140,7 @@ def sign_bundle(bundle_dir: Path, private_key_path: Path) -> PublicKey:
         "key_name": public.name,
         "signature": base64.b64encode(key.sign(manifest)).decode(),
     }
-    (Path(bundle_dir) / SIGNATURE).write_text(json.dumps(record, indent=2) + "\n")
+    atomic.write_text(Path(bundle_dir) / SIGNATURE, json.dumps(record, indent=2) + "\n")
     return public
 
 

@@ -13,7 +13,6 @@ import math
 import os
 import select
 import signal
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from hil.motor_emulator import MotorControllerEmulator
 from hil.pty_link import FramePeer, PtyPair
 from hil.scenario import BenchScenario, FaultSpec
 from hil.sources import ImuSource, RecordingSource, TrialReplaySource
+from hil.supervisor import Supervised
 
 STARTUP_TIMEOUT_S = 30.0
 FADE_GRACE_S = 1.5
@@ -105,6 +105,10 @@ class _Link:
         self.unplug()
 
 
+class RuntimeExited(RuntimeError):
+    """The runtime ended before the bench stopped it (or never started): the bench FAILs with this reason."""
+
+
 def run_bench(
     scenario: BenchScenario,
     controller_args: list[str],
@@ -114,7 +118,12 @@ def run_bench(
     config_paths: dict[str, Path],
     progress=None,
 ) -> BenchRun:
-    """``config_paths``: the runtime's ``runtime``, ``device`` and ``subject`` config files."""
+    """``config_paths``: the runtime's ``runtime``, ``device`` and ``subject`` config files.
+
+    The runtime is :class:`hil.supervisor.Supervised`: whatever ends the bench (its end, an exception, Ctrl-C or
+    SIGTERM raised here as ``KeyboardInterrupt``) stops it the safe way before this returns or raises.
+    """
+    work_dir = Path(work_dir).absolute()  # the runtime resolves nothing against the bench's directory
     work_dir.mkdir(parents=True, exist_ok=True)
     source = make_source(scenario, device, subject)
     imu_link, motor_link = _Link(work_dir / "imu_port"), _Link(work_dir / "motor_port")
@@ -122,32 +131,28 @@ def run_bench(
         motor_link.peer, scenario.emulator.watchdog_s, scenario.emulator.tau_s, scenario.emulator.limit_nm
     )
     trial_dir = work_dir / "trials"
+    paths = {name: Path(p).absolute() for name, p in config_paths.items()}
     command = [sys.executable, "-m", "tools.cli", "run", *controller_args, "--imu-port", str(imu_link.link)]
     command += ["--motor-port", str(motor_link.link), "--trial-dir", str(trial_dir)]
-    command += ["--runtime-config", str(config_paths["runtime"]), "--device-config", str(config_paths["device"])]
-    command += ["--subject-config", str(config_paths["subject"])]
+    command += ["--runtime-config", str(paths["runtime"]), "--device-config", str(paths["device"])]
+    command += ["--subject-config", str(paths["subject"])]
     command += ["--condition", "hil-bench", "--notes", f"source {scenario.source.kind}:{scenario.source.path}"]
-    output_path = work_dir / "runtime_output.txt"
-    with open(output_path, "w") as output:
-        process = subprocess.Popen(
-            command, cwd=REPO_ROOT, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        freeze_garbage_collector()  # a collection pass mid-stream would stall the bench's IMU clock
-        try:
-            run = _stream(scenario, source, imu_link, emulator, process, trial_dir, progress)
-        finally:
-            gc.enable()
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-            imu_link.close()
-            motor_link.close()
+    runtime = Supervised(command, work_dir / "runtime_output.txt")
+    freeze_garbage_collector()  # a collection pass mid-stream would stall the bench's IMU clock
+    try:
+        run = _stream(scenario, source, imu_link, emulator, runtime, trial_dir, progress)
+    finally:
+        gc.enable()
+        if runtime.poll() is None:  # the bench is failing or interrupted: fade the runtime out, wait for it
+            runtime.stop(FADE_GRACE_S + 5, lambda deadline: _serve_until(deadline, emulator))
+        imu_link.close()
+        motor_link.close()
     run.source = source
-    run.runtime_output = output_path.read_text()
-    run.returncode = process.returncode
+    run.runtime_output = runtime.output()
+    run.returncode = runtime.poll()
     trials = sorted(trial_dir.glob("*.mcap"))
     if not trials:
-        raise RuntimeError(f"the runtime wrote no trial log; its output:\n{run.runtime_output}")
+        raise RuntimeExited(f"the runtime wrote no trial log ({runtime.exit_reason()})")
     run.trial_path = trials[-1]
     return run
 
@@ -167,12 +172,14 @@ def _serve_until(deadline: float, emulator: MotorControllerEmulator) -> None:
         last = now
 
 
-def _stream(scenario, source, imu_link, emulator, process, trial_dir, progress) -> BenchRun:
+def _stream(scenario, source, imu_link, emulator, runtime: Supervised, trial_dir, progress) -> BenchRun:
     run = BenchRun(scenario, Path(), "", 0)
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while not (trial_dir.exists() and any(trial_dir.glob("*.mcap"))):  # the runtime has loaded and is logging
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError("the runtime did not start (see runtime_output.txt)")
+        if runtime.poll() is not None:
+            raise RuntimeExited(f"the runtime did not start ({runtime.exit_reason()})")
+        if time.monotonic() > deadline:
+            raise RuntimeExited(f"the runtime did not start within {STARTUP_TIMEOUT_S:g} s")
         time.sleep(0.05)
     period = 1.0 / scenario.imu_rate_hz
     drift = 1.0 + scenario.clock_drift_ppm * 1e-6
@@ -193,10 +200,12 @@ def _stream(scenario, source, imu_link, emulator, process, trial_dir, progress) 
         t = now - start
         active = {f.type for f, a, b in run.fault_windows if a <= now < b}
         ended = [f for f, a, b in run.fault_windows if b <= now and b > now - period]
+        if stop_sent_at is None and runtime.poll() is not None:
+            raise RuntimeExited(f"the runtime exited {t:.1f} s into the run ({runtime.exit_reason()})")
         if stop_sent_at is None and t >= scenario.duration_s:
-            process.send_signal(signal.SIGTERM)
+            runtime.signal(signal.SIGTERM)
             stop_sent_at = now
-        if stop_sent_at is not None and (process.poll() is not None or now - stop_sent_at > FADE_GRACE_S + 5):
+        if stop_sent_at is not None and (runtime.poll() is not None or now - stop_sent_at > FADE_GRACE_S + 5):
             break
         emulator.estop = "estop" in active
         emulator.injected_fault_bits = ControllerFault.OVER_TEMPERATURE if "motor_fault" in active else 0
@@ -254,6 +263,7 @@ def _stream(scenario, source, imu_link, emulator, process, trial_dir, progress) 
         upcoming = source.sample(k + 1) if stop_sent_at is None else None
         k += 1
         _serve_until(start + k * period, emulator)
-    process.wait(timeout=10)
+    if runtime.poll() is None:  # it did not fade out and exit in time
+        runtime.stop(1.0)
     run.commands = emulator.commands
     return run

@@ -19,6 +19,7 @@ from firmware_bridge.config import DeviceConfig
 
 Reading = tuple[tuple[float, float, float], tuple[float, float, float]]
 SEGMENTS = ("Pelvis", "UppLeg", "LowLeg", "Foot")
+TUM_FIELDS = 1 + 3 * len(SEGMENTS)
 TUM_IMUS = {"pelvis": ("right", "Pelvis"), "thigh_r": ("right", "UppLeg"), "thigh_l": ("left", "UppLeg")}
 """Device IMU → (file side, segment) in the TUM recording: the right file's pelvis sensor is the belt's."""
 
@@ -41,29 +42,46 @@ class ImuSource(Protocol):
 
 
 def _read_tum_table(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Times (s, from the first row) and the 12 value columns; handles the header's extra empty field."""
+    """Times (s, from the first row) and the 12 value columns; handles the header's extra empty field.
+
+    Anything that makes the file unusable (unreadable, empty, a row of the wrong width, a value that is not a
+    finite number, time that does not increase) is a :class:`RecordingError` naming the file and the row.
+    """
     try:
         with gzip.open(path, "rt") if path.suffix == ".gz" else open(path) as f:
             lines = f.read().splitlines()
-    except OSError as exc:
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise RecordingError(f"{path}: cannot read ({exc})") from exc
+    if not lines:
+        raise RecordingError(f"{path}: empty file")
     times, values = [], []
     for number, line in enumerate(lines[1:], start=2):
         fields = line.split("\t")
-        if len(fields) != 13:
-            raise RecordingError(f"{path}:{number}: expected 13 tab-separated fields, got {len(fields)}")
+        if len(fields) != TUM_FIELDS:
+            raise RecordingError(
+                f"{path}:{number}: expected {TUM_FIELDS} tab-separated fields (time and 4 segments × xyz), "
+                f"got {len(fields)}: missing or extra columns"
+            )
         try:
             h, m, s = fields[0].split(":")
             times.append(int(h) * 3600 + int(m) * 60 + float(s))
-            values.append([float(v) for v in fields[1:]])
+            row = [float(v) for v in fields[1:]]
         except ValueError as exc:
             raise RecordingError(f"{path}:{number}: not a time and 12 numbers ({exc})") from exc
+        bad = [k for k, v in enumerate(row) if not math.isfinite(v)]
+        if bad or not math.isfinite(times[-1]):
+            raise RecordingError(
+                f"{path}:{number}: value {fields[1 + bad[0]] if bad else fields[0]!r} is not a finite number"
+            )
+        values.append(row)
     if len(times) < 2:
         raise RecordingError(f"{path}: fewer than two samples")
     t = np.array(times)
     t = np.where(t < t[0], t + 86400.0, t) - t[0]  # past midnight
-    if np.any(np.diff(t) <= 0):
-        raise RecordingError(f"{path}: timestamps do not increase")
+    steps = np.diff(t)
+    if np.any(steps <= 0):
+        row = int(np.argmax(steps <= 0)) + 3  # the row whose time is not after the previous one's (1-based, header)
+        raise RecordingError(f"{path}:{row}: time {lines[row - 1].split(chr(9))[0]} does not increase")
     return t, np.array(values)
 
 
@@ -77,6 +95,8 @@ def functional_alignment(gyro: np.ndarray, accel: np.ndarray) -> np.ndarray:
         z = -z
     up = accel.mean(axis=0)
     y = up - (up @ z) * z
+    if np.linalg.norm(y) < 1e-6:
+        raise RecordingError("the accelerometers show no gravity off the rotation axis: not a walking recording")
     y /= np.linalg.norm(y)
     x = np.cross(y, z)
     return np.stack([x, y, z])  # rows: segment axes in sensor coordinates
@@ -97,6 +117,8 @@ class RecordingSource:
         missing = [name for name in TUM_IMUS if name not in ids]
         if missing:
             raise RecordingError(f"device config has no IMUs {missing} to map the recording onto")
+        if not self.folder.is_dir():
+            raise RecordingError(f"{self.folder}: no such recording folder")
         tables = {}
         for side in ("left", "right"):
             for kind in ("Gyroscopes", "Accelerometers"):
@@ -117,7 +139,10 @@ class RecordingSource:
             t_a, a = tables["Accelerometers", side]
             gyro = np.column_stack([np.interp(grid, t_g, g[:, col + i]) for i in range(3)]) * math.pi / 180.0
             accel = np.column_stack([np.interp(grid, t_a, a[:, col + i]) for i in range(3)])
-            rotation = functional_alignment(gyro, accel)
+            try:
+                rotation = functional_alignment(gyro, accel)
+            except RecordingError as exc:
+                raise RecordingError(f"{self.folder} ({side} {segment}): {exc}") from None
             self.alignments[name] = rotation
             self.data[:, k, :3] = gyro @ rotation.T
             self.data[:, k, 3:] = accel @ rotation.T

@@ -20,6 +20,7 @@ import hashlib
 import multiprocessing as mp
 import os
 import pickle
+import signal
 import socket
 import traceback
 from collections import Counter, deque
@@ -58,9 +59,23 @@ class _Raised:
     traceback: str
 
 
+def worker_ignores_stop_signals() -> None:
+    """In a worker process: Ctrl-C and SIGTERM to the whole process group are for the parent, which stops the
+    workers itself (through their pipes, or by killing them); a worker of a parent that died reads EOF."""
+    for s in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(s, signal.SIG_IGN)
+
+
 def _serve(conn: Connection) -> None:
-    """A local worker: one task at a time from its own pipe until it is told to stop (None)."""
-    while (job := conn.recv()) is not None:
+    """A local worker: one task at a time from its own pipe until it is told to stop (None) or the pipe closes."""
+    worker_ignores_stop_signals()
+    while True:
+        try:
+            job = conn.recv()
+        except EOFError:
+            return
+        if job is None:
+            return
         fn, task = job
         try:
             conn.send((True, fn(task)))

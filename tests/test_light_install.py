@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import ast
+import os
 import pkgutil
+import shutil
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
+
+import numpy as np
+import pytest
 
 import firmware_bridge
 from firmware_bridge.config.paths import REPO_ROOT
+from firmware_bridge.protocol.messages import ImuReading, ImuSample
+from firmware_bridge.trial.reader import read_trial
+from hil.pty_link import FramePeer, PtyPair
 
 HEAVY = [
     "torch",
@@ -78,3 +88,104 @@ def test_no_firmware_bridge_module_imports_beyond_its_allowed_dependencies():
                 names = [node.module]
             offenders += [f"{info.name}: {n}" for n in names if n.split(".")[0] not in allowed]
     assert offenders == []
+
+
+# --- a device-only install, as a device computer gets it: the wheel with its base dependencies only ---------
+
+BASE_EXTRA_MODULES = ["torch", "stable_baselines3", "gymnasium", "mujoco", "scipy", "onnx"]
+
+
+def _run(command: list[str], cwd: Path, timeout: float = 300, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def device_install(tmp_path_factory) -> Path:
+    """A fresh venv outside the repository with ``pip install hipexo`` (no extras) from a wheel built from this
+    checkout's files; its base dependencies come from the package index through the local pip cache."""
+    work = tmp_path_factory.mktemp("device-install")
+    files = _run(["git", "ls-files", "-co", "--exclude-standard", "-z"], REPO_ROOT).stdout.split("\0")
+    source = work / "src"
+    for name in filter(None, files):
+        target = source / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if (REPO_ROOT / name).is_symlink():
+            target.symlink_to(os.readlink(REPO_ROOT / name))
+        elif (REPO_ROOT / name).is_file():
+            shutil.copy2(REPO_ROOT / name, target)
+    built = _run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(work), "."], source
+    )
+    assert built.returncode == 0, built.stderr
+    (wheel,) = work.glob("hipexo-*.whl")
+    venv = work / "venv"
+    assert _run([sys.executable, "-m", "venv", "--clear", str(venv)], work).returncode == 0
+    installed = _run(
+        [str(venv / "bin/pip"), "install", "-q", "-c", str(REPO_ROOT / "constraints.txt"), str(wheel)], work
+    )
+    assert installed.returncode == 0, installed.stderr
+    return venv / "bin" / "hipexo"
+
+
+def test_the_device_install_has_no_training_packages(device_install):
+    python = device_install.parent / "python"
+    for module in BASE_EXTRA_MODULES:
+        assert _run([str(python), "-c", f"import {module}"], device_install.parent).returncode != 0, module
+
+
+def test_a_training_command_on_the_device_install_names_the_extra_in_one_line(device_install, tmp_path):
+    result = _run([str(device_install), "teacher", "train", "--steps", "1"], tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "hipexo: error: this command needs the 'train' extra (gymnasium is missing): pip install 'hipexo[train]'"
+    ]
+
+
+def _feed_imu(peer: FramePeer, stop: threading.Event) -> None:
+    """IMU frames at 100 Hz with sensor-like noise (bit-identical frames would read as a frozen IMU)."""
+    rng = np.random.default_rng(0)
+    while not stop.is_set():
+        noise = rng.normal(0.0, 1e-3, (3, 6))
+        readings = tuple(
+            ImuReading(i, tuple(noise[i, :3]), tuple(np.add((0.0, 9.81, 0.0), noise[i, 3:]))) for i in range(3)
+        )
+        try:
+            peer.send(ImuSample(readings))
+        except OSError:
+            return
+        peer.poll()
+        time.sleep(0.01)
+
+
+def test_the_device_install_verifies_installs_and_runs_the_shipped_student(device_install, tmp_path):
+    """From a folder outside the repository, with only the package's own default configs."""
+    hipexo = str(device_install)
+    bundle = tmp_path / "bundle"
+    shutil.copytree(REPO_ROOT / "models" / "student" / "default" / "bundle", bundle)
+    assert _run([hipexo, "run", "--help"], tmp_path).returncode == 0
+    verified = _run([hipexo, "bundle", "verify", str(bundle), "--allow-unsigned"], tmp_path)
+    assert verified.returncode == 0 and "ok:" in verified.stdout, verified.stderr
+    assert _run([hipexo, "keys", "new", "lab", "--dir", "keys"], tmp_path).returncode == 0
+    signed = _run([hipexo, "bundle", "sign", str(bundle), "--key", "keys/lab.key"], tmp_path)
+    assert signed.returncode == 0, signed.stderr
+    root = tmp_path / "device"
+    root.mkdir()
+    shutil.copy(tmp_path / "keys" / "lab.pub", root / "trusted_keys")
+    installed = _run([hipexo, "device", "install", str(bundle), "--target", "device"], tmp_path)
+    assert installed.returncode == 0, installed.stderr
+    (tmp_path / "subject.yaml").write_text("kind: subject\nsubject_id: S01\nbody_mass_kg: 70.0\nheight_m: 1.70\n")
+    pty = PtyPair()
+    stop = threading.Event()
+    feeder = threading.Thread(target=_feed_imu, args=(FramePeer(pty.master), stop), daemon=True)
+    feeder.start()
+    try:
+        run = [hipexo, "run", "--device-root", "device", "--imu-port", pty.device_path, "--duration", "2"]
+        result = _run([*run, "--trial-dir", "trials", "--subject-config", "subject.yaml"], tmp_path, timeout=60)
+    finally:
+        stop.set()
+        feeder.join(2.0)
+        pty.close()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "stopped (" in result.stdout and "0 faults" in result.stdout, result.stdout
+    (trial,) = (tmp_path / "trials").glob("*.mcap")
+    assert read_trial(trial).complete

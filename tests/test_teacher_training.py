@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from firmware_bridge.config.paths import CONFIG_DIR, REPO_ROOT
+from firmware_bridge.config.paths import CONFIG_DIR
 from teacher.env import HipExoWalkerEnv
 from teacher.policy import TeacherPolicy
 from teacher.training import checkpoint
@@ -90,24 +90,31 @@ def test_a_fresh_run_refuses_to_overwrite_and_resume_needs_a_checkpoint(smoke_ru
     assert "no teacher checkpoint" in capsys.readouterr().err
 
 
-def test_sigterm_ends_the_sitting_with_a_checkpoint_and_exit_zero(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_stop_signal_to_the_group_ends_the_sitting_at_a_rollout_boundary_with_a_checkpoint(tmp_path, signum):
+    """As a terminal's Ctrl-C or systemd's stop sends it: to every process of the group, env workers included."""
     run_dir = tmp_path / "run"
     command = [sys.executable, "-m", "tools.cli", "teacher", "train", "--config", str(SMOKE), "--run-dir", str(run_dir)]
     process = subprocess.Popen(
         [*command, "--steps", "100000", "--no-progress"],
-        cwd=REPO_ROOT,
+        cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,
     )
     deadline = time.monotonic() + 120
     while not (run_dir / "progress.csv").exists() and time.monotonic() < deadline:
         time.sleep(0.2)
-    process.send_signal(signal.SIGTERM)
+    sent = time.monotonic()
+    os.killpg(process.pid, signum)
     output, _ = process.communicate(timeout=120)
-    assert process.returncode == 0, output
+    assert time.monotonic() - sent < 10.0, "one smoke rollout (1024 steps) and a checkpoint"
+    assert process.returncode == 128 + signum, output
+    assert "Traceback" not in output and "continue with --resume" in output, output
     steps = checkpoint.read_state(run_dir)["total_steps"]
     assert 1024 <= steps < 100000 and steps % 1024 == 0, "stops at a rollout boundary"
+    assert sorted(p.name for p in run_dir.iterdir() if p.name.startswith(".")) == [], "no partial checkpoint left"
 
 
 def test_teacher_policy_drives_the_env_in_its_own_action_space(smoke_run):

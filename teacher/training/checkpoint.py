@@ -13,13 +13,13 @@ import hashlib
 import json
 import pickle
 import random
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from firmware_bridge.atomic import atomic_folder
 from firmware_bridge.config.schema import build
 from teacher.config import SimConfig
 
@@ -36,26 +36,18 @@ def checkpoint_dir(run_dir: Path) -> Path:
 
 
 def save_checkpoint(run_dir: Path, model: Any, normaliser: Any, state: dict[str, Any]) -> Path:
-    """Write into a temporary folder, then swap it in place of the previous checkpoint."""
-    final = checkpoint_dir(run_dir)
-    staging = final.with_name(CHECKPOINT + ".tmp")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    model.save(staging / MODEL)
-    normaliser.save(str(staging / NORMALISER))
-    if hasattr(model, "save_replay_buffer"):
-        model.save_replay_buffer(staging / REPLAY_BUFFER)
+    """Write into a staging folder that then takes the place of the previous checkpoint (firmware_bridge.atomic)."""
     import torch  # here, not at the top: reading a checkpoint's state and hash must not need torch
 
-    with open(staging / RNG, "wb") as f:
-        pickle.dump({"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}, f)
-    (staging / STATE).write_text(json.dumps(state, indent=2))
-    previous = final.with_name(CHECKPOINT + ".old")
-    shutil.rmtree(previous, ignore_errors=True)
-    if final.exists():
-        final.rename(previous)
-    staging.rename(final)
-    shutil.rmtree(previous, ignore_errors=True)
+    final = checkpoint_dir(run_dir)
+    with atomic_folder(final) as staging:
+        model.save(staging / MODEL)
+        normaliser.save(str(staging / NORMALISER))
+        if hasattr(model, "save_replay_buffer"):
+            model.save_replay_buffer(staging / REPLAY_BUFFER)
+        rng = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+        (staging / RNG).write_bytes(pickle.dumps(rng))
+        (staging / STATE).write_text(json.dumps(state, indent=2))
     return final
 
 

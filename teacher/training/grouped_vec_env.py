@@ -35,6 +35,8 @@ from stable_baselines3.common.vec_env.base_vec_env import (
     VecEnvStepReturn,
 )
 
+from teacher.executor import worker_ignores_stop_signals
+
 EnvFns = list[Callable[[], gym.Env]]
 
 
@@ -72,9 +74,17 @@ class _Workers(ABC):
 
 
 def _serve(conn: Connection, env_fns: CloudpickleWrapper) -> None:
-    """A local worker process: builds its group, then answers (method, args, kwargs) until told to stop."""
+    """A local worker process: builds its group, then answers (method, args, kwargs) until told to stop or the
+    trainer's end of the pipe closes."""
+    worker_ignores_stop_signals()
     group = EnvGroup(env_fns.var)
-    while (request := conn.recv()) is not None:
+    while True:
+        try:
+            request = conn.recv()
+        except EOFError:
+            break
+        if request is None:
+            break
         method, args, kwargs = request
         try:
             conn.send((True, getattr(group, method)(*args, **kwargs)))

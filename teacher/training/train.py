@@ -83,6 +83,10 @@ class TrainResult:
     """Wall time of this sitting spent collecting rollouts (env steps, policy inference)."""
     update_s: float = 0.0
     """Wall time of this sitting spent in policy updates."""
+    stopped_by: int | None = None
+    """The stop signal (SIGINT/SIGTERM) that ended the sitting early, if one did."""
+    checkpointed: bool = True
+    """False when a second stop signal ended it mid-rollout: the last periodic checkpoint is the one kept."""
 
 
 class TeacherTrainer:
@@ -237,7 +241,7 @@ class TeacherTrainer:
             # total_timesteps is what is left of the whole run, so schedules decay over the run, not the sitting;
             # the callback ends the sitting at a rollout boundary once its budget is spent.
             model.learn(total_timesteps=remaining, callback=callback, reset_num_timesteps=False, tb_log_name="run")
-            if not callback.finished:  # the run's last rollout: learn() returns after its update
+            if not callback.finished and not callback.aborted:  # the run's last rollout: learn() returns after it
                 callback.finish()
         finally:
             for sig, handler in previous_handlers.items():
@@ -252,6 +256,8 @@ class TeacherTrainer:
             callback.sitting_steps,
             callback.collect_s,
             callback.update_s,
+            callback.stop_signal,
+            not callback.aborted,
         )
 
     def state(self) -> dict:
@@ -321,7 +327,8 @@ class _TrainingCallback(BaseCallback):
         self.budget = budget
         self.start_steps = trainer.total_steps
         self.sitting_steps = 0
-        self.stop_requested = False
+        self.stop_signal: int | None = None
+        self.aborted = False
         self.finished = False
         self.last_checkpoint = trainer.total_steps
         self.started = time.perf_counter()
@@ -340,10 +347,21 @@ class _TrainingCallback(BaseCallback):
         )
 
     def request_stop(self, signum, frame) -> None:
-        """SIGINT/SIGTERM: finish the current rollout, checkpoint, exit cleanly."""
-        self.stop_requested = True
+        """SIGINT/SIGTERM: finish the current rollout and checkpoint; a second one stops at the next env step,
+        keeping the last checkpoint (a checkpoint mid-rollout would not resume exactly)."""
+        if self.stop_signal is not None:
+            self.aborted = True
+            return
+        self.stop_signal = signum
+        left = self.model.n_steps - self.model.rollout_buffer.pos if hasattr(self.model, "rollout_buffer") else 0
+        tqdm.write(
+            f"{signal.Signals(signum).name}: stopping after this rollout ({left} steps per env) to checkpoint; "
+            f"signal again to stop now and keep the checkpoint at step {self.last_checkpoint}"
+        )
 
     def _on_step(self) -> bool:
+        if self.aborted:
+            return False
         infos, dones = self.locals["infos"], self.locals["dones"]
         for i, (info, done) in enumerate(zip(infos, dones, strict=True)):
             self.tracking_sum[i] += info["joint_tracking"]
@@ -403,7 +421,7 @@ class _TrainingCallback(BaseCallback):
                 self.logger.record(f"curriculum/{key}", value)
             self.logger.record("curriculum/stage", curriculum.stage)
         out_of_time = self.seconds is not None and time.perf_counter() - self.started >= self.seconds
-        if self.sitting_steps >= self.budget or self.stop_requested or out_of_time:
+        if self.sitting_steps >= self.budget or self.stop_signal is not None or out_of_time:
             self.finish()
         elif trainer.total_steps - self.last_checkpoint >= trainer.config.checkpoint_every_steps:
             self._checkpoint()

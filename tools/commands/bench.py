@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from firmware_bridge.config.paths import default_config
+from tools.errors import ExitCode, UserError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,14 +29,12 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from firmware_bridge.config import DeviceConfig, SubjectConfig, load_config
-    from hil.bench import run_bench
+    from hil.bench import RuntimeExited, run_bench
     from hil.bench_report import analyse, closed_loop_summary, write_json, write_report
     from hil.scenario import BenchScenario
 
     scenario = load_config(args.scenario, BenchScenario)
     if scenario.source.kind == "walker" and not args.bundle:
-        from tools.errors import UserError
-
         raise UserError("a walker source is compared with the same student in simulation: pass --bundle")
     device = load_config(args.device_config, DeviceConfig)
     subject = load_config(args.subject_config, SubjectConfig)
@@ -52,7 +51,16 @@ def run(args: argparse.Namespace) -> int:
             bar.update(int(t) - bar.n)
 
         paths = {"runtime": args.runtime_config, "device": args.device_config, "subject": args.subject_config}
-        result = run_bench(scenario, controller, args.out / "work", device, subject, paths, progress)
+        try:
+            result = run_bench(scenario, controller, args.out / "work", device, subject, paths, progress)
+        except RuntimeExited as exc:
+            bar.close()
+            print(f"FAIL: {exc}; its output: {args.out / 'work' / 'runtime_output.txt'}", flush=True)
+            return ExitCode.CHECK_FAILED
+        except KeyboardInterrupt:
+            bar.close()
+            print(f"bench stopped early: the runtime faded out and exited; its log is in {args.out / 'work'}")
+            raise
     ids = device.imu_ids()
     figures = analyse(result, (ids["thigh_r"], ids["thigh_l"]), scenario.imu_rate_hz, subject.body_mass_kg)
     if scenario.source.kind == "walker":
@@ -69,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     if "closed_loop" in figures:
         print(closed_loop_summary(figures["closed_loop"]))
     print(f"report: {report}  ({'PASS' if figures['all_passed'] else 'FAIL'})")
-    return 0 if figures["all_passed"] else 1
+    return ExitCode.OK if figures["all_passed"] else ExitCode.CHECK_FAILED
 
 
 def closed_loop_references(args: argparse.Namespace, scenario, result, device, subject) -> dict:

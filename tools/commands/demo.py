@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import shutil
 import time
 from pathlib import Path
 
 from firmware_bridge.config.paths import default_config
+from tools.output_dir import fresh_output_dir
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("demo", help="teacher → student → signed bundle → device → closed-loop HIL → report")
-    parser.add_argument("--out", type=Path, default=Path("out/demo"), help="everything the demo writes (replaced)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("out/demo"),
+        help="everything the demo writes: a new or empty folder, or one an earlier demo wrote (replaced)",
+    )
     parser.add_argument("--teacher", type=Path, default=None, help="teacher run dir (default: the shipped teacher)")
     parser.add_argument("--distill-config", type=Path, default=default_config("distill", "demo"))
     parser.add_argument("--bench", type=Path, default=default_config("bench", "closed_loop"), help="kind: bench")
@@ -42,10 +47,7 @@ def run_demo(args: argparse.Namespace) -> int:
     from tools.commands import bench
 
     started = time.monotonic()
-    out = args.out
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
+    out = fresh_output_dir(args.out, "demo")
     config = load_config(args.distill_config, DistillConfig)
     config = dataclasses.replace(
         config, out_dir=str(out / "distill"), **({"teacher": str(args.teacher)} if args.teacher else {})
@@ -94,7 +96,10 @@ def run_demo(args: argparse.Namespace) -> int:
     _step(6, "trial report")
     from hil.trial_report import analyse_trial, write_trial_report
 
-    (trial,) = sorted((out / "bench" / "work" / "trials").glob("*.mcap"))
+    trials = sorted((out / "bench" / "work" / "trials").glob("*.mcap"))
+    if not trials:
+        return status
+    trial = trials[-1]
     report = write_trial_report(analyse_trial(trial, out / "bench" / "simulated_run.npz"), out / "trial_report")
     print(f"trial log {trial}\ntrial report {report}\nbench report {out / 'bench' / 'bench_report.md'}")
     print(f"\ndemo finished in {(time.monotonic() - started) / 60:.1f} min")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import signal
+import sys
 from pathlib import Path
 
 from firmware_bridge.config.paths import default_config
@@ -113,6 +115,14 @@ def run_train(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from exc
     trainer.ray_address = ray_address
     result = trainer.train(args.steps, progress=not args.no_progress)
+    if result.stopped_by is not None:
+        kept = "at the end of its rollout" if result.checkpointed else "as last saved (stopped mid-rollout)"
+        print(
+            f"teacher: stopped by {signal.Signals(result.stopped_by).name}; checkpoint {kept} in "
+            f"{result.run_dir}/checkpoint; continue with --resume",
+            file=sys.stderr,
+        )
+        return 128 + result.stopped_by
     print(
         f"teacher: {result.total_steps} steps in total ({result.wall_s / 3600:.2f} h of training), "
         f"{result.steps_this_sitting} this sitting, stage '{result.stage}'; checkpoint in {result.run_dir}/checkpoint"
@@ -129,7 +139,6 @@ def run_train(args: argparse.Namespace) -> int:
 def run_eval(args: argparse.Namespace) -> int:
     import shlex
     import shutil
-    import sys
 
     from teacher import evaluation
     from teacher.eval_report import targets, write_report
