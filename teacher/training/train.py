@@ -420,7 +420,9 @@ class _TrainingCallback(BaseCallback):
             for key, value in dataclasses.asdict(stats).items():
                 self.logger.record(f"curriculum/{key}", value)
             self.logger.record("curriculum/stage", curriculum.stage)
-        out_of_time = self.seconds is not None and time.perf_counter() - self.started >= self.seconds
+        out_of_time = (  # at a boundary after at least one rollout: a sitting always makes progress
+            self.seconds is not None and self.sitting_steps > 0 and time.perf_counter() - self.started >= self.seconds
+        )
         if self.sitting_steps >= self.budget or self.stop_signal is not None or out_of_time:
             self.finish()
         elif trainer.total_steps - self.last_checkpoint >= trainer.config.checkpoint_every_steps:
