@@ -103,6 +103,7 @@ def test_runtime_refuses_a_bad_bundle_before_sending_anything(tmp_path):
                 str(tmp_path / "trials"),
                 "--trusted-keys",
                 str(suite_signing_key()[1]),
+                "--dev-subject",
             ],
             cwd=REPO_ROOT,
             capture_output=True,

@@ -7,7 +7,7 @@ import signal
 import time
 
 import pytest
-from device_bench import RuntimeUnderTest, make_bundle
+from device_bench import FAST_DEVICE, RuntimeUnderTest, make_bundle
 
 from firmware_bridge.trial.reader import TrialLogError, read_trial
 from tools.cli import main
@@ -16,7 +16,12 @@ from tools.cli import main
 @pytest.fixture(scope="module")
 def trial(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("trial")
-    run = RuntimeUnderTest(tmp, make_bundle(tmp / "bundle"), extra_args=("--subject-id", "S01", "--condition", "bench"))
+    run = RuntimeUnderTest(
+        tmp,
+        make_bundle(tmp / "bundle", device=FAST_DEVICE),
+        subject={"subject_id": "S01"},
+        extra_args=("--subject-id", "S01", "--condition", "bench"),
+    )
     try:
         run.set_gyro_z(0.4, -0.2)
         run.wait_for(run.assisting, 10, "assistance")
