@@ -148,10 +148,14 @@ class RuntimeUnderTest:
         runtime: dict | None = None,
         device: dict | None = None,
         subject: dict | None = None,
+        dev_subject: bool = False,
         two_ports: bool = False,
         duration: float | None = None,
         imu_rate_hz: float = 100.0,
         extra_args: tuple[str, ...] = (),
+        launcher: tuple[str, ...] = ("-m", "tools.cli"),
+        env: dict[str, str] | None = None,
+        feed: bool = True,
     ):
         self.tmp_path = tmp_path
         self.imu_pty = PtyPair()
@@ -165,8 +169,7 @@ class RuntimeUnderTest:
         subject_cfg = write_config(tmp_path, "subject", "subject", {**TEST_SUBJECT, **(subject or {})})
         command = [
             sys.executable,
-            "-m",
-            "tools.cli",
+            *launcher,
             "run",
             "--bundle",
             str(bundle),
@@ -175,12 +178,12 @@ class RuntimeUnderTest:
         ]
         command += ["--motor-port", self.motor_pty.device_path, "--trial-dir", str(self.trial_dir)]
         command += ["--runtime-config", str(runtime_cfg), "--device-config", str(device_cfg)]
-        command += ["--subject-config", str(subject_cfg)]
+        command += ["--dev-subject"] if dev_subject else ["--subject-config", str(subject_cfg)]
         command += ["--trusted-keys", str(suite_signing_key()[1]), *extra_args]
         if duration is not None:
             command += ["--duration", str(duration)]
         self.values = {i: ((0.0, 0.0, 0.0), (0.0, 9.81, 0.0)) for i in IMU_IDS}
-        self.paused = False
+        self.paused = not feed
         self.frozen = False
         self._rng = np.random.default_rng(0)
         self.imu_period = 1.0 / imu_rate_hz
@@ -194,6 +197,7 @@ class RuntimeUnderTest:
             stderr=subprocess.STDOUT,
             text=True,
             start_new_session=True,
+            env={**os.environ, **(env or {})},
         )
         self._thread = threading.Thread(target=self._feed, daemon=True)
         self._thread.start()
@@ -256,6 +260,27 @@ class RuntimeUnderTest:
 
     def signal(self, sig: int) -> None:
         os.killpg(self.process.pid, sig) if sig == signal.SIGKILL else self.process.send_signal(sig)
+
+    def signal_group(self, sig: int) -> None:
+        """To every process of the runtime's group, as Ctrl-C at a terminal or systemd's KillMode=control-group."""
+        os.killpg(self.process.pid, sig)
+
+    def group_alive(self, grace_s: float = 1.0) -> bool:
+        """Whether a live process (the logger child among them) is left in the runtime's process group after
+        ``grace_s``; exited ones waiting to be reaped (zombies) do not count."""
+        deadline = time.monotonic() + grace_s
+        while True:
+            alive = []
+            for stat in Path("/proc").glob("[0-9]*/stat"):
+                try:
+                    fields = stat.read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                if int(fields[2]) == self.process.pid and fields[0] != "Z":
+                    alive.append(stat.parent.name)
+            if not alive or time.monotonic() > deadline:
+                return bool(alive)
+            time.sleep(0.02)
 
     def finish(self, timeout: float = 15.0) -> int:
         try:

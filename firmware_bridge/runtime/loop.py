@@ -146,7 +146,7 @@ class DeviceRuntime:
         self._status_due_ns = self.clock.start_ns + round(interval * 1e9) if interval > 0 else 0
         try:
             while self.machine.state != State.STOPPED:
-                self.stage = "wait"
+                self.stage = "read"  # waiting for the deadline is reading the IMU port
                 self.clock.wait(timing, self._idle)
                 if end_ns is not None and timing.start_ns >= end_ns:
                     self.request_stop(f"duration of {duration_s:g} s reached")
