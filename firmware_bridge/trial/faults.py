@@ -43,6 +43,7 @@ class FaultEpisode:
             "duration_s": self.duration_s,
             "outcome": self.outcome,
             "reasons": list(self.reasons),
+            "text": self.describe(t0_ns),
         }
 
 
