@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from firmware_bridge.atomic import atomic_folder
-from firmware_bridge.bundle import INPUT_NAME, OUTPUT_NAME, manifest_for, read_manifest, write_manifest
+from firmware_bridge.bundle import INPUT_NAME, OUTPUT_NAME, manifest_for, read_manifest, shaping_section, write_manifest
 from firmware_bridge.config import DeviceConfig
 from firmware_bridge.config.paths import REPO_ROOT
 from firmware_bridge.features import FeatureSpec
@@ -69,14 +69,7 @@ def write_bundle(
         worst = parity(model, staging / "student.onnx", windows)
         if worst > PARITY_TOLERANCE:
             raise ValueError(f"ONNX parity {worst:.2e} exceeds {PARITY_TOLERANCE:g}: not writing a bundle")
-        shaping = {
-            "torque_limit_nm": device.torque_limit_nm,
-            "rate_limit_nm_per_s": device.rate_limit_nm_per_s,
-            "lowpass_cutoff_hz": device.lowpass.cutoff_hz,
-            "lowpass_order": device.lowpass.order,
-            "soft_start_s": device.soft_start_s,
-            "fade_out_s": device.fade_out_s,
-        }
+        shaping = shaping_section(device)
         provenance = {**provenance, "git_commit": git_commit(), "onnx_parity_max_abs": worst}
         manifest = manifest_for(
             spec, device.command_full_scale_nm_per_kg, model={"opset": OPSET}, shaping=shaping, provenance=provenance

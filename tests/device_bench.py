@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import pytest
 import yaml
 from onnx import TensorProto, helper
 
@@ -311,3 +312,26 @@ class RuntimeUnderTest:
         self.imu_pty.close()
         if self.motor_pty is not self.imu_pty:
             self.motor_pty.close()
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    """A signed bundle for the fast test device (a module may define its own ``bundle`` instead)."""
+    return make_bundle(tmp_path_factory.mktemp("bundle"), device=FAST_DEVICE)
+
+
+@pytest.fixture
+def bench(tmp_path, bundle):
+    """Starts runtimes under test, each in its own folder of ``tmp_path``; closes them all afterwards."""
+    runs: list[RuntimeUnderTest] = []
+
+    def start(**kwargs) -> RuntimeUnderTest:
+        folder = tmp_path / f"run{len(runs)}"
+        folder.mkdir()
+        run = RuntimeUnderTest(folder, kwargs.pop("bundle", bundle), **kwargs)
+        runs.append(run)
+        return run
+
+    yield start
+    for run in runs:
+        run.close()

@@ -18,25 +18,6 @@ from firmware_bridge.protocol.messages import ControllerFault, ControllerFlags, 
 STALE_LIMIT_S = 0.030
 
 
-@pytest.fixture(scope="module")
-def bundle(tmp_path_factory):
-    return make_bundle(tmp_path_factory.mktemp("bundle"), device=FAST_DEVICE)
-
-
-@pytest.fixture
-def bench(tmp_path, bundle):
-    runs: list[RuntimeUnderTest] = []
-
-    def start(**kwargs) -> RuntimeUnderTest:
-        run = RuntimeUnderTest(tmp_path, kwargs.pop("bundle", bundle), **kwargs)
-        runs.append(run)
-        return run
-
-    yield start
-    for run in runs:
-        run.close()
-
-
 def faults(run: RuntimeUnderTest) -> list[str]:
     return [e["text"] for e in run.log().topic("/events") if e["kind"] == "fault"]
 

@@ -22,27 +22,6 @@ FADE_S = FAST_DEVICE["fade_out_s"]
 INJECT = str(Path(__file__).parent / "inject_fault.py")
 
 
-@pytest.fixture(scope="module")
-def bundle(tmp_path_factory):
-    return make_bundle(tmp_path_factory.mktemp("bundle"), device=FAST_DEVICE)
-
-
-@pytest.fixture
-def bench(tmp_path, bundle):
-    runs: list[RuntimeUnderTest] = []
-
-    def start(**kwargs) -> RuntimeUnderTest:
-        run = RuntimeUnderTest(tmp_path / f"run{len(runs)}", kwargs.pop("bundle", bundle), **kwargs)
-        runs.append(run)
-        return run
-
-    for k in range(4):
-        (tmp_path / f"run{k}").mkdir()
-    yield start
-    for run in runs:
-        run.close()
-
-
 def indexed(path: Path):
     """The MCAP summary (statistics, chunk index) as an indexed reader sees it; None without one."""
     with open(path, "rb") as f:
