@@ -111,6 +111,12 @@ class SlopeSetting:
     propulsion_nm_per_kg_per_m_s: float = spec(
         0.0, doc="stance ankle plantarflexion per m/s the centre of mass is slower than the target speed"
     )
+    early_stance_knee_extension_nm_per_kg: float = spec(
+        0.0, doc="knee extension while the stance foot is ahead of the centre of mass (lifting the body uphill)"
+    )
+    late_stance_push_off_nm_per_kg: float = spec(
+        0.0, doc="ankle plantarflexion while the stance foot is behind the centre of mass"
+    )
 
     def as_dict(self) -> dict[str, float]:
         return {k: round(float(v), 5) for k, v in dataclasses.asdict(self).items()}

@@ -34,6 +34,8 @@ BOUNDS = {
     "stance_knee_extension_nm_per_kg": (-1.0, 1.5),
     "stance_ankle_plantarflexion_nm_per_kg": (-1.0, 1.5),
     "propulsion_nm_per_kg_per_m_s": (-1.0, 3.0),
+    "early_stance_knee_extension_nm_per_kg": (-1.0, 1.5),
+    "late_stance_push_off_nm_per_kg": (-0.5, 2.0),
 }
 """Search bounds: lean and offsets within ~±25° of the level gait; stance torques up to ~the peak net moments
 of level walking (knee ~1, ankle ~1.5 N·m/kg)."""

@@ -205,3 +205,23 @@ def test_the_env_tracks_the_slope_adjusted_gait_and_rewards_the_held_lean():
     assert sloped._pelvis_lean_error(body) == pytest.approx(body.joint_angles[0] + np.deg2rad(5.0) + 0.2)
     level.reset(seed=3, options={"speed_m_s": 1.25, "slope_deg": 0.0, "phase": 0.0})
     assert level._pelvis_lean_error(level._body) == pytest.approx(level._body.joint_angles[0])
+
+
+def test_early_stance_lifts_with_the_knee_and_late_stance_pushes_with_the_ankle():
+    """With both feet loaded, the foot ahead of the centre of mass (early stance) gets the knee term and the
+    foot behind it (late stance) the push-off, each in full once the centre of mass is STANCE_SPLIT_M away."""
+    from teacher.env.tracking_prior import STANCE_SPLIT_M
+
+    setting = SlopeSetting(slope_deg=5.0, early_stance_knee_extension_nm_per_kg=0.5, late_stance_push_off_nm_per_kg=0.8)
+    prior = dataclasses.replace(BALANCED, slopes=[setting])
+    body = dataclasses.replace(
+        _body(tilt=-np.deg2rad(5.0), loads=(0.5, 0.0, 0.0, 0.5)),
+        foot_positions=np.array([[STANCE_SPLIT_M, -0.9], [-2 * STANCE_SPLIT_M, -0.9]]),  # right ahead, left behind
+        com_velocity=np.array([1.25, 0.0]),
+    )
+    level_body = dataclasses.replace(body, joint_angles=np.zeros(7))
+    torques = desired_torques(prior, body, np.zeros(6), np.zeros(6), 1.25, body_weight_n=9.81, slope_deg=5.0)
+    level = desired_torques(BALANCED, level_body, np.zeros(6), np.zeros(6), 1.25, body_weight_n=9.81)
+    extra = torques - level
+    assert extra[1] == pytest.approx(0.5 * 0.5) and extra[2] == pytest.approx(0.0)  # right: knee, half the load
+    assert extra[4] == pytest.approx(0.0) and extra[5] == pytest.approx(-0.5 * 0.8)  # left: push-off

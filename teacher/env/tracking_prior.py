@@ -13,6 +13,8 @@ from teacher.config import BalanceConfig, TrackingPriorConfig, slope_terms
 from teacher.sim.backend import BodyState
 
 GRAVITY = 9.81
+STANCE_SPLIT_M = 0.1
+"""How far (m) the centre of mass passes a stance foot before the early- or late-stance slope terms act fully."""
 HIPS = np.array([0, 3])
 """Index of each hip (right, left) among the six leg joints."""
 
@@ -47,7 +49,10 @@ def desired_torques(
     if config.feedforward and reference_moments is not None:
         torques = torques + config.feedforward * reference_moments
     if slope is not None:
-        torques += stance_slope_torques(slope, stance, body.com_velocity[0] - speed_m_s, body_weight_n / GRAVITY)
+        com_ahead = body.com_position[0] - (body.root_position[0] + body.foot_positions[:, 0])
+        torques += stance_slope_torques(
+            slope, stance, com_ahead, body.com_velocity[0] - speed_m_s, body_weight_n / GRAVITY
+        )
     if balance.enabled:
         torques[HIPS] = balanced_hip_torques(balance, body, tilt, torques[HIPS], stance)
     return torques
@@ -59,13 +64,23 @@ def slope_offsets(terms: np.ndarray) -> np.ndarray:
     return np.array([hip, -knee_flexion, ankle] * 2)  # the model's knee angle is negative in flexion
 
 
-def stance_slope_torques(terms: np.ndarray, stance: np.ndarray, speed_error_m_s: float, mass_kg: float) -> np.ndarray:
+def stance_slope_torques(
+    terms: np.ndarray, stance: np.ndarray, com_ahead_of_feet_m: np.ndarray, speed_error_m_s: float, mass_kg: float
+) -> np.ndarray:
     """Stance knee extension and ankle push-off (N·m, six leg joints, model signs) from :data:`SLOPE_TERMS`
-    values, each leg weighted by its share of the load; push-off rises as the walker falls behind its speed."""
-    knee, ankle, propulsion = terms[4:7]
+    values, each leg weighted by its share of the load; push-off rises as the walker falls behind its speed.
+
+    The early-stance knee term acts while the foot is ahead of the centre of mass, the late-stance push-off
+    while it is behind (``com_ahead_of_feet_m``, right and left), each reaching full strength
+    :data:`STANCE_SPLIT_M` from the crossing: uphill the knee lifts the body early and the ankle pushes late.
+    """
+    knee, ankle, propulsion, early_knee, late_push = terms[4:9]
     push_off = ankle - propulsion * speed_error_m_s
-    per_leg = np.array([0.0, knee, -push_off]) * mass_kg  # the model's ankle angle is dorsiflexion +
-    return np.concatenate([stance[0] * per_leg, stance[1] * per_leg])
+    late = np.clip(com_ahead_of_feet_m / STANCE_SPLIT_M, 0.0, 1.0)
+    early = np.clip(-com_ahead_of_feet_m / STANCE_SPLIT_M, 0.0, 1.0)
+    knees = stance * (knee + early * early_knee) * mass_kg
+    ankles = -stance * (push_off + late * late_push) * mass_kg  # the model's ankle angle is dorsiflexion +
+    return np.array([0.0, knees[0], ankles[0], 0.0, knees[1], ankles[1]])
 
 
 def tilt_from_vertical(body: BodyState, slope_deg: float) -> float:

@@ -329,8 +329,9 @@ def read_slope_setting(path: Path, slope_deg: float):
 
     try:
         saved = json.loads(path.read_text())
-        values = {f.name: float(saved[f.name]) for f in dataclasses.fields(SlopeSetting)}
-    except (OSError, ValueError, KeyError) as exc:
+        values = {f.name: float(saved[f.name]) for f in dataclasses.fields(SlopeSetting) if f.name in saved}
+        values["slope_deg"] = float(saved["slope_deg"])  # terms a setting predates are zero (SlopeSetting's default)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UserError(f"{path}: not a setting written by 'hipexo teacher tune-slope' ({exc})") from exc
     return SlopeSetting(**{**values, "slope_deg": slope_deg})
 
