@@ -221,7 +221,7 @@ def test_a_slope_curriculum_widens_the_range_stage_by_stage_and_may_refine_the_p
 
     config = TeacherTrainer(CONFIG_DIR / "teacher" / "slopes.yaml", tmp_path / "run")
     ranges = [sim.slope_range_deg for sim in config.sim_configs]
-    assert ranges == [[-2.5, 2.5], [-5.0, 5.0], [-7.5, 7.5], [-10.0, 10.0]]
+    assert ranges == [[-5.0, 5.0], [-7.5, 7.5], [-10.0, 10.0]]
     assert all(sim.tracking_prior.slopes for sim in config.sim_configs)
     plain = stage_sim_config(CONFIG_DIR / "teacher", StageConfig(name="x", sim="../sim/slopes.yaml"))
     assert plain.slope_range_deg == [-10.0, 10.0]
