@@ -33,6 +33,11 @@ class StudentConfig:
     window: int = spec(64, gt=0, doc="periods at the device rate")
     channels: list[str] = spec(THIGH_CHANNELS)
     mirror: bool = spec(False, doc="one leg's network serves both legs, the left leg's IMUs reflected (distill.models)")
+    streaming: bool = spec(
+        True,
+        doc="export the TCN's streaming form: one new sample per call, its convolutions' recent inputs carried as "
+        "state (distill/streaming.py); trained windowed either way. GRU and MLP students export windowed",
+    )
 
 
 @dataclass(frozen=True)
