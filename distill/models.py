@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from distill.config import StudentConfig
+from distill.config import TCN_DILATIONS, TCN_KERNEL, StudentConfig, tcn_receptive_field
 from firmware_bridge.features import FeatureSpec
 
 MIRROR_SIGNS = {"gyro_x": -1.0, "gyro_y": -1.0, "gyro_z": 1.0, "accel_x": 1.0, "accel_y": 1.0, "accel_z": -1.0}
@@ -52,8 +52,8 @@ class CausalTCN(nn.Module):
         self,
         in_channels: int,
         hidden: int = 64,
-        kernel: int = 3,
-        dilations: tuple[int, ...] = (1, 2, 4, 8),
+        kernel: int = TCN_KERNEL,
+        dilations: tuple[int, ...] = TCN_DILATIONS,
         outputs: int = 2,
     ):
         super().__init__()
@@ -62,7 +62,7 @@ class CausalTCN(nn.Module):
         self.inp = nn.Conv1d(in_channels, hidden, 1)
         self.blocks = nn.Sequential(*(CausalConvBlock(hidden, kernel, d) for d in dilations))
         self.head = nn.Linear(hidden, outputs)
-        self.receptive_field = 1 + 2 * (kernel - 1) * sum(dilations)
+        self.receptive_field = tcn_receptive_field(kernel, dilations)
 
     def forward(self, window: torch.Tensor) -> torch.Tensor:
         x = self.blocks(self.inp(window.transpose(1, 2)))  # NWC → NCW
