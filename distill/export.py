@@ -18,6 +18,7 @@ from firmware_bridge.bundle import (
     STREAM_INPUT_NAME,
     manifest_for,
     read_manifest,
+    shaping_section,
     streaming_model,
     write_manifest,
 )
@@ -132,14 +133,7 @@ def write_bundle(
         worst = parity(model, staging / "student.onnx", sequences, spec.window, fields)
         if worst > PARITY_TOLERANCE:
             raise ValueError(f"ONNX parity {worst:.2e} exceeds {PARITY_TOLERANCE:g}: not writing a bundle")
-        shaping = {
-            "torque_limit_nm": device.torque_limit_nm,
-            "rate_limit_nm_per_s": device.rate_limit_nm_per_s,
-            "lowpass_cutoff_hz": device.lowpass.cutoff_hz,
-            "lowpass_order": device.lowpass.order,
-            "soft_start_s": device.soft_start_s,
-            "fade_out_s": device.fade_out_s,
-        }
+        shaping = shaping_section(device)
         provenance = {**provenance, "git_commit": git_commit(), "onnx_parity_max_abs": worst}
         manifest = manifest_for(
             spec,

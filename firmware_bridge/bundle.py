@@ -3,8 +3,11 @@
 Loading verifies, in order: the signature (``signing.py``) against the device's trusted keys; the
 manifest parses and has every field; every listed file is present with
 the recorded SHA-256; the ONNX graph's input and output names, shapes and dtypes match the manifest;
-the manifest's feature rate, channels and output scaling match the device's runtime and device configs.
-Any mismatch raises :class:`BundleError` naming the field, what the bundle says and what was expected.
+the manifest's feature rate, channels and output scaling match the device's runtime and device configs;
+the manifest's ``shaping`` section (the shaping chain and limits the student was trained with) matches
+the device config. Any mismatch raises :class:`BundleError` naming the field, what the bundle says and
+what was expected. A shaping mismatch alone may be accepted with an explicit override
+(``accept_shaping_mismatch``), which the caller must log: :attr:`Bundle.shaping_mismatches`.
 
 A bundle holds one of two kinds of model (``model.kind``; bundles from before streaming have no kind and
 are windowed): ``windowed`` takes the whole feature window each call; ``streaming`` takes only the samples
@@ -64,8 +67,10 @@ class Bundle:
     output: TensorSpec
     features: FeatureSpec
     signature: SignatureCheck
+    shaping_mismatches: tuple[str, ...] = ()
+    """Differences from the device's shaping accepted under ``accept_shaping_mismatch``."""
     state: tuple[StateSpec, ...] = ()
-    """Empty for a windowed model."""
+    """A streaming model's state tensors; empty for a windowed model."""
 
     @property
     def model_sha256(self) -> str:
@@ -116,7 +121,39 @@ def read_manifest(bundle_dir: Path) -> dict[str, Any]:
     return manifest
 
 
-def load_bundle(bundle_dir: Path, runtime: RuntimeConfig, device: DeviceConfig, *, trust: Trust) -> Bundle:
+def shaping_section(device: DeviceConfig) -> dict[str, float | int]:
+    """The manifest's ``shaping``: the chain and limits a student is trained under, checked at load."""
+    return {
+        "torque_limit_nm": device.torque_limit_nm,
+        "rate_limit_nm_per_s": device.rate_limit_nm_per_s,
+        "lowpass_cutoff_hz": device.lowpass.cutoff_hz,
+        "lowpass_order": device.lowpass.order,
+        "soft_start_s": device.soft_start_s,
+        "fade_out_s": device.fade_out_s,
+    }
+
+
+def shaping_mismatches(manifest: dict[str, Any], device: DeviceConfig) -> list[str]:
+    """Each field of the manifest's ``shaping`` that differs from the device config, with both values."""
+    trained = manifest.get("shaping")
+    if not isinstance(trained, dict):
+        return ["shaping: missing from the manifest (the bundle does not say which shaping it was trained with)"]
+    out = []
+    for key, value in shaping_section(device).items():
+        got = trained.get(key)
+        if not isinstance(got, (int, float)) or abs(float(got) - float(value)) > 1e-9:
+            out.append(f"shaping.{key}: bundle {got!r}, device config {value!r}")
+    return out
+
+
+def load_bundle(
+    bundle_dir: Path,
+    runtime: RuntimeConfig,
+    device: DeviceConfig,
+    *,
+    trust: Trust,
+    accept_shaping_mismatch: bool = False,
+) -> Bundle:
     """Read and check a bundle against its signature, itself, its ONNX graph and the device's configs."""
     import onnxruntime
 
@@ -189,6 +226,9 @@ def load_bundle(bundle_dir: Path, runtime: RuntimeConfig, device: DeviceConfig, 
             f"output_scaling.command_full_scale_nm_per_kg: bundle {full_scale}, "
             f"device config {device.command_full_scale_nm_per_kg}"
         )
+    mismatches = shaping_mismatches(manifest, device)
+    if mismatches and not accept_shaping_mismatch:
+        problems += [*mismatches, "(to run it anyway: --accept-shaping-mismatch, which is logged at every start)"]
     try:
         session = onnxruntime.InferenceSession(str(bundle_dir / model_file), providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types for unreadable graphs
@@ -204,7 +244,9 @@ def load_bundle(bundle_dir: Path, runtime: RuntimeConfig, device: DeviceConfig, 
     _compare_graph("output", session.get_outputs(), outputs, problems)
     if problems:
         raise BundleError(bundle_dir, problems)
-    return Bundle(bundle_dir, manifest, bundle_dir / model_file, tensor_in, tensor_out, spec, signature, state)
+    return Bundle(
+        bundle_dir, manifest, bundle_dir / model_file, tensor_in, tensor_out, spec, signature, tuple(mismatches), state
+    )
 
 
 def _state(model: dict, problems: list[str]) -> tuple[StateSpec, ...]:

@@ -23,9 +23,6 @@ from typing import NamedTuple
 from firmware_bridge.config.models import DeviceConfig, SubjectConfig
 from firmware_bridge.filters import lfilter_step, lowpass_coefficients
 
-FADED_OUT_NM = 0.01
-"""Below this magnitude a finished fade snaps the output to exactly zero (when a rate-limited step reaches it)."""
-
 
 @dataclass(frozen=True)
 class ShapingParams:
@@ -98,7 +95,8 @@ def reset(state: ShaperState) -> None:
 
 
 def start_fade(state: ShaperState) -> None:
-    """Ramp the gain to zero over the fade-out time; the output then settles to exactly zero."""
+    """Ramp the gain to zero over the fade-out time; the output is exactly zero when the gain is (within the
+    rate limit: a larger remainder steps down at the rate limit first)."""
     state.gain_target = 0.0
 
 
@@ -132,12 +130,9 @@ def shape_step(params: ShapingParams, state: ShaperState, command_right: float, 
         elif value < -limit:
             value, clamped = -limit, True
         state.output_nm[side] = value
-    if (
-        state.gain == 0.0
-        and state.gain_target == 0.0
-        and max(map(abs, state.output_nm)) < FADED_OUT_NM
-        and zero_reachable  # the snap itself must honour the rate limit
-    ):
+    if state.gain == 0.0 and state.gain_target == 0.0 and zero_reachable:
+        # The fade's gain is at zero: what is left is the filter's lag. Snap to zero now (the step honours the
+        # rate limit), so a stop reaches zero torque in the fade time, not after the filter settles.
         reset(state)
         state.gain_target = 0.0
     return ShapedTorque(state.output_nm[0], state.output_nm[1], False, clamped, rate_limited)

@@ -67,7 +67,7 @@ def make_source(scenario: BenchScenario, device: DeviceConfig, subject: SubjectC
             device,
             subject,
             scenario.imu_rate_hz,
-            scenario.duration_s,
+            scenario.duration_s + FADE_GRACE_S,  # it walks on while the runtime fades out
             s.speed_m_s,
             s.slope_deg,
             s.seed,
@@ -214,8 +214,9 @@ def _stream(scenario, source, imu_link, emulator, runtime: Supervised, trial_dir
         if imu_link.peer is None and "disconnect" not in active:
             imu_link.plug()
         # Frames go out on the tick; the next sample is computed after, so a slow source (the simulated walker)
-        # does not push the write time around within the period.
-        sample = upcoming if stop_sent_at is None else None
+        # does not push the write time around within the period. They go on through the runtime's fade-out:
+        # the IMUs do not stop when the runtime is told to.
+        sample = upcoming
         if sample is not None:
             readings = tuple(ImuReading(i, g, a) for i, (g, a) in sorted(sample.items()))
             if "nan" in active:
@@ -260,7 +261,7 @@ def _stream(scenario, source, imu_link, emulator, runtime: Supervised, trial_dir
         if progress is not None:
             progress(min(t, scenario.duration_s))
         source.apply_torque(*emulator.measured)  # the actuator's torque acts on a closed-loop source
-        upcoming = source.sample(k + 1) if stop_sent_at is None else None
+        upcoming = source.sample(k + 1)
         k += 1
         _serve_until(start + k * period, emulator)
     if runtime.poll() is None:  # it did not fade out and exit in time

@@ -8,12 +8,17 @@ from pathlib import Path
 
 import numpy as np
 
+from firmware_bridge.trial.faults import fault_episodes
 from firmware_bridge.trial.reader import TrialLog, read_trial
 from hil.bench import BenchRun
 from hil.trace import TorqueTrace
 
 ASSISTING = 2
 ARMED = 1
+RECOVERY_S = 1.0
+"""After a scheduled fault ends, the runtime's faults this long after still belong to it (re-arming takes a soft
+start; scenarios leave this much between faults)."""
+ONSET_SLACK_S = 0.05
 
 
 @dataclass
@@ -92,11 +97,28 @@ def fault_outcomes(run: BenchRun, log: TrialLog) -> list[FaultOutcome]:
     return outcomes
 
 
+def runtime_faults(run: BenchRun, log: TrialLog) -> list[dict]:
+    """Every fault episode of the runtime (firmware_bridge/trial/faults.py), each marked as caused by a
+    scheduled fault or not."""
+    out = []
+    for episode in fault_episodes(log.messages.get("/events", [])):
+        onset = episode.onset_ns / 1e9 - run.wall_offset_s
+        scheduled = next(
+            (f.type for f, a, b in run.fault_windows if a - ONSET_SLACK_S <= onset <= b + RECOVERY_S), None
+        )
+        t0_ns = round((run.start_s + run.wall_offset_s) * 1e9)
+        out.append({**episode.as_dict(t0_ns), "scheduled": scheduled})
+    return out
+
+
 def analyse(run: BenchRun, thigh_ids: tuple[int, int], rate_hz: float, mass_kg: float) -> dict:
     log = read_trial(run.trial_path)
     timing = log.topic("/timing")
     assisting = [m["lateness_us"] for m in timing if m["state"] == ASSISTING]
     outcomes = fault_outcomes(run, log)
+    episodes = runtime_faults(run, log)
+    unscheduled = [e for e in episodes if e["scheduled"] is None]
+    unscheduled_ok = run.scenario.allow_unscheduled_faults
     return {
         "trial": str(run.trial_path),
         "returncode": run.returncode,
@@ -107,7 +129,9 @@ def analyse(run: BenchRun, thigh_ids: tuple[int, int], rate_hz: float, mass_kg: 
         "lateness_assisting_us": _percentiles(assisting),
         "round_trip_ms": _percentiles(round_trips_ms(run, log)),
         "faults": [asdict(o) for o in outcomes],
-        "all_passed": all(o.passed for o in outcomes) and run.returncode == 0,
+        "runtime_faults": episodes,
+        "unscheduled_faults": len(unscheduled),
+        "all_passed": all(o.passed for o in outcomes) and run.returncode == 0 and (unscheduled_ok or not unscheduled),
         "torque_by_phase": [[p.mean.tolist(), p.std.tolist()] for p in TorqueTrace.from_trial(log).profiles()],
         "log": log,
     }
@@ -149,6 +173,17 @@ def write_report(run: BenchRun, figures: dict, out_dir: Path, title: str) -> Pat
             f"| {f['type']} | {f['at_s']:g} | {f['duration_s']:g} | {f['expectation']} | {f['detail']} | "
             f"{'pass' if f['passed'] else '**FAIL**'} |"
         )
+    episodes = figures["runtime_faults"]
+    verdict = "allowed by the scenario" if s.allow_unscheduled_faults else "each fails the bench"
+    lines += [
+        "",
+        f"### Every fault the runtime had ({len(episodes)}; {figures['unscheduled_faults']} not scheduled: {verdict})",
+        "",
+        *(
+            f"- {e['text']} — {'scheduled: ' + e['scheduled'] if e['scheduled'] else '**NOT SCHEDULED**'}"
+            for e in episodes
+        ),
+    ]
     if "closed_loop" in figures:
         lines += closed_loop_section(figures["closed_loop"])
     lines += ["", "## Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots]

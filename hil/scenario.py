@@ -78,6 +78,9 @@ class BenchScenario:
     source: SourceSpec = spec(SourceSpec())
     emulator: EmulatorSpec = spec(EmulatorSpec())
     faults: list[FaultSpec] = spec([])
+    allow_unscheduled_faults: bool = spec(
+        False, doc="pass even when the runtime faults outside the scheduled faults (each is still listed)"
+    )
 
     def validate(self) -> list[str]:
         problems = []

@@ -40,7 +40,8 @@ def analyse_trial(trial: Path, compare: Path | None = None) -> dict:
         "overruns": summary.overruns,
         "skipped": summary.skipped,
         "lateness_us": summary.lateness_us,
-        "faults": summary.faults,
+        "faults": [f.as_dict(summary.start_ns) for f in summary.faults],
+        "problems": summary.problems,
         "markers": summary.markers,
         "body_mass_kg": trace.body_mass_kg,
         "sides": {name: _side_figures(p) for name, p in zip(SIDES, profiles, strict=True)},
@@ -72,10 +73,12 @@ def write_trial_report(figures: dict, out_dir: Path) -> Path:
         f"# Trial report: `{Path(figures['trial']).name}`",
         "",
         f"- {meta}; {figures['duration_s']:.1f} s, {figures['cycles']} cycles"
-        + ("" if figures["complete"] else " (file cut short: data up to the cut)"),
+        + ("" if figures["complete"] else " (file incomplete: data up to the damage, listed below)"),
         f"- Timing: lateness p50 {lt['p50']:.0f} µs, p99 {lt['p99']:.0f} µs, max {lt['max']:.0f} µs; "
         f"{figures['overruns']} overruns, {figures['skipped']} skipped periods",
-        f"- Faults ({len(figures['faults'])}): " + ("; ".join(figures["faults"][:10]) or "none"),
+        f"- Faults ({len(figures['faults'])}): " + ("none" if not figures["faults"] else ""),
+        *(f"  - {f['text']}" for f in figures["faults"]),
+        *(f"- Skipped (damaged or cut off): {p}" for p in figures["problems"]),
         f"- Markers: {', '.join(figures['markers']) or 'none'}",
         "",
         "Strides from each thigh's gyroscope (heel strike near the end of swing, the baseline controller's detector); "

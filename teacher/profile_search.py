@@ -14,8 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from teacher import cma_search
 from teacher.assistance import HipProfile, ProfileAssisted, profile_from_unit, unit_from_profile
 from teacher.evaluation import EpisodeRecord, pair, run_episode
@@ -99,25 +97,15 @@ def search(
 
     off = walks(None, "zero torque")
 
-    def evaluate(units: list[np.ndarray], desc: str) -> list[PairedScore]:
-        return [PairedScore.of(off, walks(profile_from_unit(u), desc)) for u in units]
-
-    def describe(unit: np.ndarray, score: PairedScore) -> dict:
-        return {"speed_m_s": speed, **profile_from_unit(unit).as_dict(), **score.__dict__}
-
-    def report(generation: int, unit: np.ndarray, score: PairedScore) -> None:
-        if on_generation:
-            on_generation(generation, profile_from_unit(unit), score)
-
-    unit, score = cma_search.search(
+    return cma_search.search(
         out,
         unit_from_profile(start),
-        evaluate,
-        describe,
+        profile_from_unit,
+        lambda profiles, desc: [PairedScore.of(off, walks(p, desc)) for p in profiles],
+        lambda profile, score: {"speed_m_s": speed, **profile.as_dict(), **score.__dict__},
         generations=generations,
         population=population,
         sigma=sigma,
         seed=seed,
-        on_generation=report,
+        on_generation=on_generation,
     )
-    return profile_from_unit(unit), score

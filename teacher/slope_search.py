@@ -12,6 +12,7 @@ best (``start``), and the prior interpolates between the settings found.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,30 +113,22 @@ def search(
     steps = round(seconds * control_rate_hz)
     walks = [(v, 1000 + k) for v in speeds for k in range(episodes)]
 
-    def evaluate(units: list[np.ndarray], desc: str) -> list[SlopeScore]:
-        settings = [tuple(dataclasses.astuple(setting_from_unit(slope_deg, u))) for u in units]
-        tasks = [SlopeEpisodeTask(run_dir_s, checkpoint_hash, s, v, k, seconds) for s in settings for v, k in walks]
+    def evaluate(settings: list[SlopeSetting], desc: str) -> list[SlopeScore]:
+        values = [tuple(dataclasses.astuple(s)) for s in settings]
+        tasks = [SlopeEpisodeTask(run_dir_s, checkpoint_hash, s, v, k, seconds) for s in values for v, k in walks]
         records = executor.map(run_slope_episode, tasks, desc=desc, progress=False, results_dir=out / "episodes")
         n = len(walks)
-        return [SlopeScore.of(records[i * n : (i + 1) * n], steps) for i in range(len(units))]
+        return [SlopeScore.of(records[i * n : (i + 1) * n], steps) for i in range(len(settings))]
 
-    def describe(unit: np.ndarray, score: SlopeScore) -> dict:
-        return {**setting_from_unit(slope_deg, unit).as_dict(), **score.__dict__}
-
-    def report(generation: int, unit: np.ndarray, score: SlopeScore) -> None:
-        if on_generation:
-            on_generation(generation, setting_from_unit(slope_deg, unit), score)
-
-    begin = unit_from_setting(start or SlopeSetting(slope_deg=slope_deg))
-    unit, score = cma_search.search(
+    return cma_search.search(
         out,
-        begin,
+        unit_from_setting(start or SlopeSetting(slope_deg=slope_deg)),
+        functools.partial(setting_from_unit, slope_deg),
         evaluate,
-        describe,
+        lambda setting, score: {**setting.as_dict(), **score.__dict__},
         generations=generations,
         population=population,
         sigma=sigma,
         seed=seed,
-        on_generation=report,
+        on_generation=on_generation,
     )
-    return setting_from_unit(slope_deg, unit), score

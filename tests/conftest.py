@@ -8,6 +8,8 @@ from firmware_bridge.config import DeviceConfig, RuntimeConfig, SubjectConfig, l
 from firmware_bridge.config.paths import default_config
 from firmware_bridge.signing import Trust
 
+pytest_plugins = ["device_bench"]  # its runtime fixtures (bundle, bench) for the runtime tests
+
 
 @pytest.fixture(scope="session")
 def device_config() -> DeviceConfig:

@@ -19,10 +19,12 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import pytest
 import yaml
 from onnx import TensorProto, helper
 
-from firmware_bridge.bundle import manifest_for, write_manifest
+from firmware_bridge.bundle import manifest_for, shaping_section, write_manifest
+from firmware_bridge.config import DeviceConfig, build
 from firmware_bridge.config.paths import REPO_ROOT, default_config
 from firmware_bridge.features import FeatureSpec
 from firmware_bridge.protocol.messages import ImuReading, ImuSample, TorqueCommand
@@ -32,6 +34,9 @@ from hil.pty_link import FramePeer, PtyPair
 
 CHANNELS = ["thigh_r.gyro_z", "thigh_l.gyro_z", "pelvis.gyro_z", "thigh_r.accel_x"]
 IMU_IDS = (0, 1, 2)  # pelvis, thigh_r, thigh_l in configs/device/hip_exo.yaml
+FAST_DEVICE = {"soft_start_s": 0.2, "fade_out_s": 0.2}
+"""configs/device/hip_exo.yaml with short transitions: the device of RuntimeUnderTest, and of its bundles."""
+TEST_SUBJECT = {"subject_id": "S-test", "body_mass_kg": 75.0}
 
 
 def build_model(path: Path, window: int, channels: int, gain: float = 1.0, op: str = "identity", slow: int = 0) -> None:
@@ -95,30 +100,47 @@ def make_bundle(
     op: str = "identity",
     slow: int = 0,
     signed: bool = True,
+    device: dict | None = None,
 ) -> Path:
+    """A signed bundle trained (its manifest's ``shaping``) for hip_exo.yaml with the ``device`` overrides."""
     folder.mkdir(parents=True, exist_ok=True)
     build_model(folder / "student.onnx", window, len(CHANNELS), gain, op, slow)
     spec = FeatureSpec(tuple(CHANNELS), window, rate_hz, (0.0,) * len(CHANNELS), (1.0,) * len(CHANNELS))
-    write_manifest(folder, manifest_for(spec, 0.25, provenance={"note": "test bundle"}))
+    shaping = shaping_section(device_config(device or {}))
+    write_manifest(folder, manifest_for(spec, 0.25, shaping=shaping, provenance={"note": "test bundle"}))
     if signed:
         sign_bundle(folder, suite_signing_key()[0])
     return folder
 
 
-def write_config(folder: Path, name: str, section: str, overrides: dict, base: str = "default") -> Path:
+def _merged(section: str, base: str, overrides: dict) -> dict:
     data = yaml.safe_load(default_config(section, base).read_text())
     for key, value in overrides.items():
         if isinstance(value, dict):
             data.setdefault(key, {}).update(value)
         else:
             data[key] = value
+    return data
+
+
+def device_config(overrides: dict) -> DeviceConfig:
+    data = _merged("device", "hip_exo", overrides)
+    data.pop("kind")
+    return build(DeviceConfig, data)
+
+
+def write_config(folder: Path, name: str, section: str, overrides: dict, base: str = "default") -> Path:
     path = folder / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(data))
+    path.write_text(yaml.safe_dump(_merged(section, base, overrides)))
     return path
 
 
 class RuntimeUnderTest:
-    """``hipexo run`` in its own process group, a pty per link, and a feeder thread at ``imu_rate_hz``."""
+    """``hipexo run`` in its own process group, a pty per link, and a feeder thread at ``imu_rate_hz``.
+
+    ``device`` overrides hip_exo.yaml (default :data:`FAST_DEVICE`: give the bundle the same); ``subject``
+    overrides :data:`TEST_SUBJECT`.
+    """
 
     def __init__(
         self,
@@ -126,10 +148,15 @@ class RuntimeUnderTest:
         bundle: Path,
         runtime: dict | None = None,
         device: dict | None = None,
+        subject: dict | None = None,
+        dev_subject: bool = False,
         two_ports: bool = False,
         duration: float | None = None,
         imu_rate_hz: float = 100.0,
         extra_args: tuple[str, ...] = (),
+        launcher: tuple[str, ...] = ("-m", "tools.cli"),
+        env: dict[str, str] | None = None,
+        feed: bool = True,
     ):
         self.tmp_path = tmp_path
         self.imu_pty = PtyPair()
@@ -139,13 +166,11 @@ class RuntimeUnderTest:
         self.trial_dir = tmp_path / "trials"
         runtime_defaults = {"realtime_priority": 0}
         runtime_cfg = write_config(tmp_path, "runtime", "runtime", {**runtime_defaults, **(runtime or {})})
-        device_cfg = write_config(
-            tmp_path, "device", "device", {"soft_start_s": 0.2, "fade_out_s": 0.2, **(device or {})}, base="hip_exo"
-        )
+        device_cfg = write_config(tmp_path, "device", "device", FAST_DEVICE if device is None else device, "hip_exo")
+        subject_cfg = write_config(tmp_path, "subject", "subject", {**TEST_SUBJECT, **(subject or {})})
         command = [
             sys.executable,
-            "-m",
-            "tools.cli",
+            *launcher,
             "run",
             "--bundle",
             str(bundle),
@@ -154,11 +179,12 @@ class RuntimeUnderTest:
         ]
         command += ["--motor-port", self.motor_pty.device_path, "--trial-dir", str(self.trial_dir)]
         command += ["--runtime-config", str(runtime_cfg), "--device-config", str(device_cfg)]
+        command += ["--dev-subject"] if dev_subject else ["--subject-config", str(subject_cfg)]
         command += ["--trusted-keys", str(suite_signing_key()[1]), *extra_args]
         if duration is not None:
             command += ["--duration", str(duration)]
         self.values = {i: ((0.0, 0.0, 0.0), (0.0, 9.81, 0.0)) for i in IMU_IDS}
-        self.paused = False
+        self.paused = not feed
         self.frozen = False
         self._rng = np.random.default_rng(0)
         self.imu_period = 1.0 / imu_rate_hz
@@ -172,6 +198,7 @@ class RuntimeUnderTest:
             stderr=subprocess.STDOUT,
             text=True,
             start_new_session=True,
+            env={**os.environ, **(env or {})},
         )
         self._thread = threading.Thread(target=self._feed, daemon=True)
         self._thread.start()
@@ -235,6 +262,27 @@ class RuntimeUnderTest:
     def signal(self, sig: int) -> None:
         os.killpg(self.process.pid, sig) if sig == signal.SIGKILL else self.process.send_signal(sig)
 
+    def signal_group(self, sig: int) -> None:
+        """To every process of the runtime's group, as Ctrl-C at a terminal or systemd's KillMode=control-group."""
+        os.killpg(self.process.pid, sig)
+
+    def group_alive(self, grace_s: float = 1.0) -> bool:
+        """Whether a live process (the logger child among them) is left in the runtime's process group after
+        ``grace_s``; exited ones waiting to be reaped (zombies) do not count."""
+        deadline = time.monotonic() + grace_s
+        while True:
+            alive = []
+            for stat in Path("/proc").glob("[0-9]*/stat"):
+                try:
+                    fields = stat.read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                if int(fields[2]) == self.process.pid and fields[0] != "Z":
+                    alive.append(stat.parent.name)
+            if not alive or time.monotonic() > deadline:
+                return bool(alive)
+            time.sleep(0.02)
+
     def finish(self, timeout: float = 15.0) -> int:
         try:
             self.process.wait(timeout)
@@ -264,3 +312,26 @@ class RuntimeUnderTest:
         self.imu_pty.close()
         if self.motor_pty is not self.imu_pty:
             self.motor_pty.close()
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    """A signed bundle for the fast test device (a module may define its own ``bundle`` instead)."""
+    return make_bundle(tmp_path_factory.mktemp("bundle"), device=FAST_DEVICE)
+
+
+@pytest.fixture
+def bench(tmp_path, bundle):
+    """Starts runtimes under test, each in its own folder of ``tmp_path``; closes them all afterwards."""
+    runs: list[RuntimeUnderTest] = []
+
+    def start(**kwargs) -> RuntimeUnderTest:
+        folder = tmp_path / f"run{len(runs)}"
+        folder.mkdir()
+        run = RuntimeUnderTest(folder, kwargs.pop("bundle", bundle), **kwargs)
+        runs.append(run)
+        return run
+
+    yield start
+    for run in runs:
+        run.close()

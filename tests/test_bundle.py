@@ -103,6 +103,7 @@ def test_runtime_refuses_a_bad_bundle_before_sending_anything(tmp_path):
                 str(tmp_path / "trials"),
                 "--trusted-keys",
                 str(suite_signing_key()[1]),
+                "--dev-subject",
             ],
             cwd=REPO_ROOT,
             capture_output=True,
@@ -116,3 +117,17 @@ def test_runtime_refuses_a_bad_bundle_before_sending_anything(tmp_path):
         assert peer.poll() == [] and not (tmp_path / "trials").exists()
     finally:
         pty.close()
+
+
+def test_shaping_and_limits_must_match_the_device_unless_overridden(tmp_path, runtime_config, device_config, trust):
+    bundle = make_bundle(tmp_path / "b", device={"lowpass": {"cutoff_hz": 8.0}, "torque_limit_nm": 30.0})
+    with pytest.raises(BundleError) as refused:
+        load_bundle(bundle, runtime_config, device_config, trust=trust)
+    text = str(refused.value)
+    assert "shaping.lowpass_cutoff_hz: bundle 8.0, device config 12.0" in text
+    assert "shaping.torque_limit_nm: bundle 30.0, device config 25.0" in text and "--accept-shaping-mismatch" in text
+    accepted = load_bundle(bundle, runtime_config, device_config, trust=trust, accept_shaping_mismatch=True)
+    assert len(accepted.shaping_mismatches) == 2
+    edit_manifest(bundle, lambda m: m.pop("shaping"))
+    with pytest.raises(BundleError, match="shaping: missing from the manifest"):
+        load_bundle(bundle, runtime_config, device_config, trust=trust)

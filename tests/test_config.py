@@ -127,3 +127,36 @@ def test_assist_and_slope_sim_configs_turn_the_exo_on_and_keep_the_base_rates():
     assert slopes.exo_enabled and slopes.reward == assist.reward
     assert assist.reward.joint_position.gain < base.reward.joint_position.gain
     assert assist.reward.root == base.reward.root and assist.control_rate_hz == base.control_rate_hz
+
+
+def test_validate_refuses_what_the_runtime_would_refuse_naming_file_and_field(tmp_path, capsys):
+    device = tmp_path / "fast_filter.yaml"
+    device.write_text(default_config("device", "hip_exo").read_text().replace("cutoff_hz: 12.0", "cutoff_hz: 80.0"))
+    assert main(["config", "validate", str(device)]) == 1
+    err = capsys.readouterr().err
+    assert f"INVALID {device}" in err and "lowpass.cutoff_hz: 80 Hz must be below half the loop rate (50 Hz" in err
+    runtime = tmp_path / "fast_loop.yaml"
+    runtime.write_text(default_config("runtime").read_text().replace("loop_rate_hz: 100.0", "loop_rate_hz: 200.0"))
+    assert main(["config", "validate", str(device), str(runtime)]) == 0, "80 Hz is fine at a 200 Hz loop"
+    slow = tmp_path / "slow_loop.yaml"
+    slow.write_text(default_config("runtime").read_text().replace("loop_rate_hz: 100.0", "loop_rate_hz: 20.0"))
+    assert main(["config", "validate", str(slow)]) == 1
+    assert "watchdog.imu_stale_s: 0.03 s is under one loop period (0.05 s)" in capsys.readouterr().err
+    slow.write_text(slow.read_text().replace("imu_stale_s: 0.030", "imu_stale_s: 0.100"))
+    assert main(["config", "validate", str(slow)]) == 1  # now valid alone, but not with the shipped device
+    err = capsys.readouterr().err
+    assert (
+        "hip_exo.yaml" in err
+        and f"lowpass.cutoff_hz: 12 Hz must be below half the loop rate (10 Hz: loop_rate_hz 20 in {slow})" in err
+    )
+
+
+def test_hipexo_run_refuses_the_same_pair_with_one_line_and_exit_2(tmp_path):
+    device = tmp_path / "fast_filter.yaml"
+    device.write_text(default_config("device", "hip_exo").read_text().replace("cutoff_hz: 12.0", "cutoff_hz: 80.0"))
+    command = [sys.executable, "-m", "tools.cli", "run", "--baseline", "--imu-port", "/dev/null", "--dev-subject"]
+    result = subprocess.run(
+        [*command, "--device-config", str(device)], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert str(device) in result.stderr and "lowpass.cutoff_hz: 80 Hz" in result.stderr

@@ -172,7 +172,7 @@ def test_runtime_runs_the_installed_student_from_the_device_root(tmp_path):
     root = device_dir(tmp_path / "device")
     DeviceRoot(root).install_local(make_bundle(tmp_path / "good"))
     (tmp_path / "run").mkdir()
-    run = RuntimeUnderTest(tmp_path / "run", root / "current", duration=1.0)
+    run = RuntimeUnderTest(tmp_path / "run", root / "current", duration=1.0, device={})
     try:
         assert run.finish(60) == 0, run.output()
         assert "signed by test-signer" in run.log().metadata["bundle_signature"]["status"]

@@ -11,30 +11,11 @@ import time
 
 import numpy as np
 import pytest
-from device_bench import RuntimeUnderTest, make_bundle
+from device_bench import FAST_DEVICE, RuntimeUnderTest, make_bundle
 
 from firmware_bridge.protocol.messages import ControllerFault, ControllerFlags, ControllerStatus, FaultReport, Heartbeat
 
 STALE_LIMIT_S = 0.030
-
-
-@pytest.fixture(scope="module")
-def bundle(tmp_path_factory):
-    return make_bundle(tmp_path_factory.mktemp("bundle"))
-
-
-@pytest.fixture
-def bench(tmp_path, bundle):
-    runs: list[RuntimeUnderTest] = []
-
-    def start(**kwargs) -> RuntimeUnderTest:
-        run = RuntimeUnderTest(tmp_path, kwargs.pop("bundle", bundle), **kwargs)
-        runs.append(run)
-        return run
-
-    yield start
-    for run in runs:
-        run.close()
 
 
 def faults(run: RuntimeUnderTest) -> list[str]:
@@ -155,7 +136,7 @@ def test_model_output_out_of_range_is_a_fault(bench):
 
 
 def test_nan_model_output_is_a_fault(bench, tmp_path):
-    run = bench(bundle=make_bundle(tmp_path / "sqrt", op="sqrt"))
+    run = bench(bundle=make_bundle(tmp_path / "sqrt", op="sqrt", device=FAST_DEVICE))
     assist_then(run, 0.64, 0.25)  # sqrt → 0.8, 0.5
     t = time.monotonic()
     run.set_gyro_z(-0.5, 0.25)  # sqrt of a negative: NaN out of a finite input
@@ -164,8 +145,9 @@ def test_nan_model_output_is_a_fault(bench, tmp_path):
     assert any("model output not finite" in f for f in faults(run))
 
 
-def test_hard_clamp_holds_whatever_the_model_says(bench):
-    run = bench(device={"torque_limit_nm": 5.0})
+def test_hard_clamp_holds_whatever_the_model_says(bench, tmp_path):
+    device = {**FAST_DEVICE, "torque_limit_nm": 5.0}
+    run = bench(device=device, bundle=make_bundle(tmp_path / "clamp", device=device))
     assist_then(run, 1.4, -1.4)
     time.sleep(0.5)
     assert stop(run) == 0
@@ -203,7 +185,9 @@ def test_serial_disconnect_is_a_fault_and_the_runtime_still_exits_cleanly(bench)
 
 
 def test_overrun_streak_is_a_fault(bench, tmp_path):
-    slow = make_bundle(tmp_path / "slow", rate_hz=500.0, window=10, slow=400)  # ~10 ms a cycle: over 2 ms
+    slow = make_bundle(
+        tmp_path / "slow", rate_hz=500.0, window=10, slow=400, device=FAST_DEVICE
+    )  # ~10 ms a cycle: over 2 ms
     run = bench(bundle=slow, runtime={"loop_rate_hz": 500.0}, imu_rate_hz=500.0)
     run.set_gyro_z(0.4, 0.0)
     run.wait_for(lambda: run.trial_dir.exists() and any(run.trial_dir.glob("*.mcap")), 10, "trial log")
@@ -228,7 +212,9 @@ def test_sigkill_leaves_a_readable_log(bench):
 def test_markers_from_sigusr1_and_stdin_and_trial_metadata(bench, tmp_path):
     meta = tmp_path / "trial.yaml"
     meta.write_text("subject_id: S07\ncondition: exo-on\nspeed_m_s: 1.25\n")
-    run = bench(extra_args=("--trial-meta", str(meta), "--slope", "5", "--notes", "bench check"))
+    run = bench(
+        subject={"subject_id": "S07"}, extra_args=("--trial-meta", str(meta), "--slope", "5", "--notes", "bench check")
+    )
     assist_then(run)
     run.signal(signal.SIGUSR1)
     run.process.stdin.write("heel strike marker\n")

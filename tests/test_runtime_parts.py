@@ -50,7 +50,7 @@ def step(machine, inputs, ready=True, soft_done=False, faded=False, stop=False):
 def test_problems_before_arming_are_waiting_not_faults():
     machine = SafetyMachine(WatchdogConfig())
     assert step(machine, CycleInputs(now_s=0.0, missing_imus=(1,))) is None
-    assert machine.state == State.START and machine.faults == 0 and machine.problem
+    assert machine.state == State.START and machine.problem
     assert step(machine, healthy()).after == State.ARMED
 
 
@@ -60,7 +60,8 @@ def test_a_fault_is_logged_once_and_rearms_only_when_clean():
     step(machine, healthy(), soft_done=True)
     assert machine.state == State.ASSISTING
     stale = CycleInputs(now_s=1.0, imu_max_age_s=0.2, command=(0.1, 0.1))
-    assert step(machine, stale).after == State.FAULT and machine.faults == 1
+    onset = step(machine, stale)
+    assert onset.after == State.FAULT and onset.fault
     assert step(machine, stale) is None, "the same problem is not logged again"
     assert step(machine, healthy(), ready=False) is None, "window not refilled yet"
     assert step(machine, healthy()).after == State.ARMED
@@ -85,3 +86,36 @@ def test_bad_frame_burst_counts_only_inside_the_window():
     assert machine.first_problem(inputs) is None and list(inputs.bad_frame_times) == [0.95, 0.97]
     inputs.bad_frame_times.append(0.99)
     assert "3 bad frames" in machine.first_problem(inputs)
+
+
+def test_a_silent_link_is_a_fault_even_before_arming_and_one_cause_is_logged_once():
+    machine = SafetyMachine(WatchdogConfig(imu_silent_s=0.5))
+    assert step(machine, CycleInputs(now_s=0.4, imu_silent_s=0.4, missing_imus=(0,))) is None, "waiting"
+    onset = step(machine, CycleInputs(now_s=0.6, imu_silent_s=0.6, missing_imus=(0,)))
+    assert onset.after == State.FAULT and onset.fault and "no IMU frames for 600 ms" in onset.reason
+    assert step(machine, CycleInputs(now_s=0.7, imu_silent_s=0.7, missing_imus=(0,))) is None, "same cause, new figure"
+    stale = step(machine, CycleInputs(now_s=0.8, imu_max_age_s=0.05, missing_imus=()))
+    assert stale.after == State.FAULT and stale.reason.startswith("IMU stale"), "a different cause joins the episode"
+
+
+def test_fault_episodes_run_from_onset_to_recovery():
+    from firmware_bridge.trial.faults import fault_episodes
+
+    events = [
+        (0, {"kind": "state", "text": "inputs healthy", "state": "ARMED"}),
+        (10, {"kind": "fault", "text": "IMU stale", "state": "FAULT"}),
+        (20, {"kind": "fault", "text": "no IMU frames", "state": "FAULT"}),
+        (30, {"kind": "marker", "text": "m"}),
+        (40, {"kind": "state", "text": "inputs healthy", "state": "ARMED"}),
+        (50, {"kind": "fault", "text": "fault while fading: NaN", "state": "STOPPED"}),
+        (60, {"kind": "fault", "text": "e-stop", "state": "FAULT"}),
+    ]
+    first, second, third = fault_episodes(events)
+    assert (first.onset_ns, first.end_ns, first.outcome, first.reasons) == (
+        10,
+        40,
+        "recovered",
+        ["IMU stale", "no IMU frames"],
+    )
+    assert (second.end_ns, second.outcome) == (50, "stopped")
+    assert (third.end_ns, third.outcome) == (None, "open")

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from device_bench import RuntimeUnderTest, make_bundle, suite_signing_key
+from device_bench import FAST_DEVICE, RuntimeUnderTest, make_bundle, suite_signing_key
 
 from firmware_bridge.bundle import MANIFEST, BundleError, load_bundle
 from firmware_bridge.config.paths import REPO_ROOT
@@ -96,7 +96,9 @@ def test_keys_sign_verify_from_the_command_line(tmp_path):
 def test_runtime_refuses_unsigned_and_warns_loudly_when_allowed(tmp_path):
     (tmp_path / "refused").mkdir()
     (tmp_path / "allowed").mkdir()
-    refused = RuntimeUnderTest(tmp_path / "refused", make_bundle(tmp_path / "u", signed=False), duration=1.0)
+    refused = RuntimeUnderTest(
+        tmp_path / "refused", make_bundle(tmp_path / "u", signed=False, device=FAST_DEVICE), duration=1.0
+    )
     try:
         assert refused.finish(60) == 2
         assert "unsigned" in refused.output() and not refused.commands()

@@ -8,6 +8,7 @@ from firmware_bridge.config.models import (
     SubjectConfig,
     WatchdogConfig,
 )
+from firmware_bridge.config.pairing import check_pair
 from firmware_bridge.config.schema import (
     ConfigError,
     build,
@@ -27,6 +28,7 @@ __all__ = [
     "SubjectConfig",
     "WatchdogConfig",
     "build",
+    "check_pair",
     "kind_of",
     "known_kinds",
     "load_config",

@@ -76,6 +76,9 @@ class WatchdogConfig:
     """Limits whose violation sends the runtime to zero torque."""
 
     imu_stale_s: float = spec(0.030, gt=0.0, le=1.0)
+    imu_silent_s: float = spec(
+        0.5, gt=0.0, le=10.0, doc="no IMU frame at all for this long is a link fault, even before the first arming"
+    )
     bad_frame_burst: int = spec(5, ge=1, doc="bad frames within bad_frame_window_s that trip a fault")
     bad_frame_window_s: float = spec(0.1, gt=0.0)
     overrun_streak: int = spec(5, ge=1, doc="consecutive overrunning cycles that trip a fault")
@@ -104,6 +107,29 @@ class RuntimeConfig:
     cpu_affinity: list[int] = spec([])
     trusted_keys_file: str | None = spec(None, doc="signers whose bundles may run (docs/bundle.md); --trusted-keys")
     allow_unsigned_bundles: bool = spec(False, doc="development only: run unsigned bundles, warned at every start")
+    status_interval_s: float = spec(5.0, ge=0.0, doc="a link-health line on the console this often (0: never)")
+
+    def validate(self) -> list[str]:
+        """What the loop could not honour at ``loop_rate_hz``: each limit measured in periods."""
+        period = 1.0 / self.loop_rate_hz
+        problems = []
+        for name, value in (
+            ("spin_before_deadline_s", self.spin_before_deadline_s),
+            ("phase_lock_delay_s", self.phase_lock_delay_s),
+        ):
+            if value >= period:
+                problems.append(
+                    f"{name}: {value:g} s must be shorter than one loop period ({period:g} s at {self.loop_rate_hz:g} Hz)"
+                )
+        w = self.watchdog
+        if w.imu_stale_s < period:
+            problems.append(
+                f"watchdog.imu_stale_s: {w.imu_stale_s:g} s is under one loop period ({period:g} s): "
+                "every cycle would read as stale"
+            )
+        if w.imu_silent_s < w.imu_stale_s:
+            problems.append(f"watchdog.imu_silent_s: {w.imu_silent_s:g} s must be >= imu_stale_s ({w.imu_stale_s:g} s)")
+        return problems
 
 
 register_kind("subject", SubjectConfig)

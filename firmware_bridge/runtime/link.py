@@ -8,7 +8,7 @@ import serial
 
 from firmware_bridge.protocol.decoder import StreamDecoder
 from firmware_bridge.protocol.frame import Frame, encode_frame
-from firmware_bridge.protocol.messages import Message
+from firmware_bridge.protocol.messages import CommandFlags, Heartbeat, Message, TorqueCommand
 
 SEQ_MODULO = 1 << 16
 
@@ -98,6 +98,23 @@ class SerialLink:
             return False
         self.congested_writes = 0
         return True
+
+    def send_zero(self, state: int) -> bool:
+        """Last resort after an internal error: a disabled zero-torque command and a heartbeat, written
+        straight to the port (not through :meth:`send_all`, which may be what failed). Never raises."""
+        try:
+            if self._serial is None and not self.open():
+                return False
+            seq = self._tx_seq
+            self._tx_seq = (seq + 2) % SEQ_MODULO
+            now_us = (time.monotonic_ns() // 1000) & 0xFFFFFFFF
+            data = encode_frame(TorqueCommand(0.0, 0.0, CommandFlags.NONE, state), seq, now_us) + encode_frame(
+                Heartbeat(state), (seq + 1) % SEQ_MODULO, now_us
+            )
+            self._serial.write(data)  # non-blocking (write_timeout=0); no tcdrain, which could wait forever
+            return True
+        except Exception:  # noqa: BLE001  (whatever went wrong, the caller still exits; the emulator's watchdog zeroes)
+            return False
 
     def fileno(self) -> int:
         if self._serial is None:

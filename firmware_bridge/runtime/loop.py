@@ -5,6 +5,10 @@ IMU port with ``select`` so frames are stamped when they arrive; with phase lock
 drift (by at most ``phase_lock_slew_s`` per cycle) until each cycle starts just after the IMU frame it
 uses, which keeps arrival → command latency to the cycle's own work. Nothing in a cycle blocks on the
 trial log: records go to a bounded queue of a separate process.
+
+Any exception in a cycle (read, features, infer, shape, write, log) or between cycles stops the loop at
+once: a zero-torque command goes out (by a second, simpler write path if the normal one is what
+failed), the reason is logged as a fault, and :attr:`RunSummary.error` tells the caller to exit non-zero.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import math
 import select
 import time
+import traceback
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +38,7 @@ from firmware_bridge.runtime.link import SerialLink
 from firmware_bridge.runtime.safety import CycleInputs, SafetyMachine, State, Transition
 from firmware_bridge.runtime.timing import STAGES, CycleTiming, DeadlineClock
 from firmware_bridge.shaping import ShapedTorque, ShaperState, ShapingParams, reset, shape_step, start_fade
+from firmware_bridge.trial.faults import FaultEpisode, fault_episodes
 from firmware_bridge.trial.records import CycleRecord
 from firmware_bridge.trial.writer import TrialLogger
 
@@ -45,10 +51,16 @@ class RunSummary:
     cycles: int
     overruns: int
     skipped: int
-    faults: int
+    faults: list[FaultEpisode]
     final_state: State
     stop_reason: str
     log_drops: int
+    imu_frames: int
+    bad_frames: int
+    started_ns: int
+    """When the loop started (monotonic ns): fault episodes' onsets count from here."""
+    error: str | None = None
+    """An internal error that stopped the loop (zero torque was sent); None when it stopped as asked."""
 
 
 class DeviceRuntime:
@@ -88,9 +100,22 @@ class DeviceRuntime:
         self._pending_status: list[tuple[int, float, float, int, int, float | None]] = []
         self._newest_arrival_ns = 0
         self._bad_frames_seen = {id(link): 0 for link in self.links}
+        self._crc_seen = {id(link): 0 for link in self.links}
+        self.bad_frames = 0
+        self.crc_errors = 0
+        """Bad frames (CRC errors among them) on every link since start, across reconnects."""
         self._sent_at: dict[int, int] = {}
         self._sent_order: deque[int] = deque()
         self._link_was_open = {id(link): link.is_open for link in self.links}
+        self.imu_frames = 0
+        self._started_ns = self._last_frame_ns = time.monotonic_ns()
+        self._status_due_ns = 0
+        self._status_frames = 0
+        self._transitions: list[tuple[int, dict[str, object]]] = []
+        """Fault and state events, for counting fault episodes as every tool does."""
+        self.stage = "start"
+        """The part of the cycle running now: named in the reason when it raises."""
+        self.error: str | None = None
 
     # --- control from outside (signal handlers, the stdin thread) -------------------------------------
     def request_stop(self, reason: str) -> None:
@@ -116,21 +141,44 @@ class DeviceRuntime:
         end_ns = None if duration_s is None else time.monotonic_ns() + round(duration_s * 1e9)
         self._event("state", f"runtime started: controller {self.controller.name}", state=State.START.name)
         self.clock.restart()
-        while self.machine.state != State.STOPPED:
-            self.clock.wait(timing, self._idle)
-            if end_ns is not None and timing.start_ns >= end_ns:
-                self.request_stop(f"duration of {duration_s:g} s reached")
-            self.step(timing)
-        self._send(0.0, 0.0, CommandFlags.NONE)  # leave the controller with an explicit zero
+        self._started_ns = self._last_frame_ns = self.clock.start_ns
+        interval = self.runtime.status_interval_s
+        self._status_due_ns = self.clock.start_ns + round(interval * 1e9) if interval > 0 else 0
+        try:
+            while self.machine.state != State.STOPPED:
+                self.stage = "read"  # waiting for the deadline is reading the IMU port
+                self.clock.wait(timing, self._idle)
+                if end_ns is not None and timing.start_ns >= end_ns:
+                    self.request_stop(f"duration of {duration_s:g} s reached")
+                self.step(timing)
+            self.stage = "write"
+            self._send(0.0, 0.0, CommandFlags.NONE)  # leave the controller with an explicit zero
+        except Exception as exc:  # any failure at all: zero torque, the reason logged, a non-zero exit
+            self._fail(exc)
         return RunSummary(
             cycles=self.cycle,
             overruns=self.clock.overruns,
             skipped=self.clock.skipped_total,
-            faults=self.machine.faults,
+            faults=fault_episodes(self._transitions),
             final_state=self.machine.state,
             stop_reason=self.stop_reason or "",
             log_drops=self.logger.drops if self.logger else 0,
+            imu_frames=self.imu_frames,
+            bad_frames=self.bad_frames,
+            started_ns=self._started_ns,
+            error=self.error,
         )
+
+    def _fail(self, exc: Exception) -> None:
+        """Zero torque first, then the reason (each step guarded: the failure may be in any of them)."""
+        self.error = f"internal error in the {self.stage} stage: {exc.__class__.__name__}: {exc}"
+        transition = self.machine.halt(self.error)
+        reset(self.shaper)
+        self.motor_link.send_zero(int(State.STOPPED))
+        try:
+            self._on_transition(transition, time.monotonic_ns(), traceback=traceback.format_exc())
+        except Exception:  # noqa: BLE001  (the logger or the console may be what failed; the caller reports)
+            pass
 
     def step(self, timing: CycleTiming) -> None:
         """One cycle, started at ``timing.start_ns`` for ``timing.deadline_ns`` (another clock may drive it)."""
@@ -144,11 +192,14 @@ class DeviceRuntime:
         inputs = self.inputs
         inputs.now_s = now_s
 
+        self.stage = "read"
         self._read_links()
         inputs.serial_error = next((link.error for link in self.links if not link.is_open), None)
+        inputs.imu_silent_s = (t0 - self._last_frame_ns) / 1e9
         self._phase_lock(t0)
         t1 = time.monotonic_ns()
 
+        self.stage = "features"
         status = self.window.push(self.latest, now_s)
         inputs.imu_max_age_s = status.max_age_s
         inputs.missing_imus = status.missing_imus
@@ -156,10 +207,12 @@ class DeviceRuntime:
         self._raw_nonfinite = False
         t2 = time.monotonic_ns()
 
+        self.stage = "infer"
         command = self.controller.command(self.window.tensor(), now_s) if self.window.ready else None
         inputs.command = command
         t3 = time.monotonic_ns()
 
+        self.stage = "shape"
         inputs.overrun_streak = self.clock.overrun_streak
         transition = self.machine.update(
             inputs,
@@ -180,10 +233,12 @@ class DeviceRuntime:
             shaped = ShapedTorque(0.0, 0.0)
         t4 = time.monotonic_ns()
 
+        self.stage = "write"
         flags = CommandFlags.ENABLE if self.machine.torque_allowed else CommandFlags.NONE
         sent = self._send(shaped.right_nm, shaped.left_nm, flags)
         t5 = time.monotonic_ns()
 
+        self.stage = "log"
         if self.logger is not None:
             self.logger.cycle(
                 CycleRecord(
@@ -212,6 +267,20 @@ class DeviceRuntime:
         stage["shape"], stage["write"], stage["log"] = t4 - t3, t5 - t4, t6 - t5
         self.clock.end_cycle(timing)
         self.cycle += 1
+        if self._status_due_ns and t0 >= self._status_due_ns:
+            self._link_status(t0)
+
+    def _link_status(self, t_ns: int) -> None:
+        """The console's link-health line: frames/s since the last line, bad frames, faults so far."""
+        interval = self.runtime.status_interval_s
+        self._status_due_ns = t_ns + round(interval * 1e9)
+        rate = (self.imu_frames - self._status_frames) / interval
+        self._status_frames = self.imu_frames
+        self._event(
+            "link",
+            f"IMU {rate:.0f} frames/s; {self.bad_frames} bad frames ({self.crc_errors} CRC errors); "
+            f"{len(fault_episodes(self._transitions))} faults; state {self.machine.state.name}",
+        )
 
     # --- pieces --------------------------------------------------------------------------------------
     def _idle(self, timeout_s: float) -> None:
@@ -242,11 +311,14 @@ class DeviceRuntime:
     def _take_frames(self, link: SerialLink) -> None:
         frames = link.read_frames()
         now_ns = time.monotonic_ns()
-        bad = link.decoder.stats.bad_frames
+        stats = link.decoder.stats
         key = id(link)
-        for _ in range(bad - self._bad_frames_seen[key]):
+        seen = self._bad_frames_seen[key] if stats.bad_frames >= self._bad_frames_seen[key] else 0  # reopened
+        for _ in range(stats.bad_frames - seen):
             self.inputs.bad_frame_times.append(now_ns / 1e9)
-        self._bad_frames_seen[key] = bad
+        self.bad_frames += stats.bad_frames - seen
+        self.crc_errors += stats.crc_errors - min(self._crc_seen[key], stats.crc_errors)
+        self._bad_frames_seen[key], self._crc_seen[key] = stats.bad_frames, stats.crc_errors
         for frame in frames:
             message = frame.message
             if isinstance(message, ImuSample):
@@ -260,7 +332,8 @@ class DeviceRuntime:
                 limit = self.runtime.watchdog.frozen_samples
                 self.inputs.frozen_imus = tuple(i for i, n in self._frozen.items() if limit and n >= limit)
                 self._pending_imu.append((frame.seq, frame.device_time_us, now_ns, tuple(message.readings)))
-                self._newest_arrival_ns = now_ns
+                self._newest_arrival_ns = self._last_frame_ns = now_ns
+                self.imu_frames += 1
             elif isinstance(message, ControllerStatus):
                 sent_at = self._sent_at.get(message.echo_seq)
                 rtt_ms = (now_ns - sent_at) / 1e6 if sent_at is not None else None
@@ -308,10 +381,15 @@ class DeviceRuntime:
             self._sent_at.pop(self._sent_order.popleft(), None)
         return (seq, right_nm, left_nm, int(flags))
 
-    def _on_transition(self, transition: Transition, t_ns: int) -> None:
-        kind = "fault" if transition.after == State.FAULT else "state"
+    def _on_transition(self, transition: Transition, t_ns: int, **fields: object) -> None:
+        kind = "fault" if transition.fault else "state"
         self._event(
-            kind, transition.reason, state=transition.after.name, previous=transition.before.name, t_cycle=self.cycle
+            kind,
+            transition.reason,
+            state=transition.after.name,
+            previous=transition.before.name,
+            t_cycle=self.cycle,
+            **fields,
         )
         if transition.after in (State.ARMED, State.FAULT, State.START):
             reset(self.shaper)  # ARMED: fresh soft start from zero; FAULT: zero at once
@@ -321,7 +399,10 @@ class DeviceRuntime:
             reset(self.shaper)
 
     def _event(self, kind: str, text: str, **fields: object) -> None:
+        t_ns = time.monotonic_ns()
+        if kind in ("fault", "state"):
+            self._transitions.append((t_ns, {"kind": kind, "text": text, "state": fields.get("state")}))
         if self.logger is not None:
-            self.logger.event(time.monotonic_ns(), kind, text, **fields)
+            self.logger.event(t_ns, kind, text, **fields)
         if self.on_event is not None:
             self.on_event(kind, text)

@@ -10,6 +10,10 @@ trips. A fault zeroes torque *at once* (no fade: zero is the safe state) and is 
 the runtime re-arms through a fresh soft start only once the checks pass again and the feature window
 has refilled with clean data (the loop clears it in every cycle that has a problem). A fault while
 fading ends the run at zero torque.
+
+Before the first arming, problems are waiting, not faults (torque is zero already), except a link
+problem (a silent IMU port, a serial error): a device that never hears its IMUs is faulted and says so.
+How faults are counted is :mod:`firmware_bridge.trial.faults` (one episode from onset to recovery).
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ class CycleInputs:
     """What the checks look at, filled by the loop every cycle."""
 
     now_s: float
+    imu_silent_s: float = 0.0
+    """Time since the last IMU frame of any kind arrived (or since the loop started)."""
     imu_max_age_s: float = math.inf
     missing_imus: tuple[int, ...] = ()
     frozen_imus: tuple[int, ...] = ()
@@ -58,6 +64,12 @@ def imu_stale(c: CycleInputs, w: WatchdogConfig) -> str | None:
         return f"IMU data missing from ids {list(c.missing_imus)}"
     if c.imu_max_age_s > w.imu_stale_s:
         return f"IMU stale: newest sample {c.imu_max_age_s * 1e3:.1f} ms old (limit {w.imu_stale_s * 1e3:.0f} ms)"
+    return None
+
+
+def imu_link_silent(c: CycleInputs, w: WatchdogConfig) -> str | None:
+    if c.imu_silent_s > w.imu_silent_s:
+        return f"no IMU frames for {c.imu_silent_s * 1e3:.0f} ms (limit {w.imu_silent_s * 1e3:.0f} ms)"
     return None
 
 
@@ -114,6 +126,7 @@ def motor_controller(c: CycleInputs, w: WatchdogConfig) -> str | None:
 CHECKS: tuple[Check, ...] = (
     serial_error,
     motor_controller,
+    imu_link_silent,
     imu_stale,
     imu_frozen,
     bad_frame_burst,
@@ -122,12 +135,17 @@ CHECKS: tuple[Check, ...] = (
     overrun_streak,
 )
 
+LINK_CHECKS = (serial_error, imu_link_silent)
+"""Checks that are faults even before the first arming."""
+
 
 @dataclass(frozen=True)
 class Transition:
     before: State
     after: State
     reason: str
+    fault: bool = False
+    """A fault's onset or a further cause of one (logged as a 'fault' event)."""
 
 
 class SafetyMachine:
@@ -135,54 +153,65 @@ class SafetyMachine:
         self.watchdog = watchdog
         self.checks = checks
         self.state = State.START
-        self.fault_reason: str | None = None
+        self.fault_check: Check | None = None
         self.problem: str | None = None
-        self.faults = 0
 
     def first_problem(self, inputs: CycleInputs) -> str | None:
+        return self._first(inputs)[1]
+
+    def _first(self, inputs: CycleInputs) -> tuple[Check | None, str | None]:
         for check in self.checks:
             reason = check(inputs, self.watchdog)
             if reason:
-                return reason
-        return None
+                return check, reason
+        return None, None
 
     def update(
         self, inputs: CycleInputs, window_ready: bool, soft_start_done: bool, faded_out: bool, stop_requested: bool
     ) -> Transition | None:
         """Advance one cycle; returns the transition taken, if any. ``problem`` holds this cycle's finding.
 
-        Problems before the first arming (START) are waiting, not faults: torque is zero already.
+        A fault is logged when it starts and again only when a different check takes over (the reason's
+        figures change every cycle; the cause does not).
         """
         before = self.state
         if before == State.STOPPED:
             return None
-        self.problem = problem = self.first_problem(inputs)
+        check, problem = self._first(inputs)
+        self.problem = problem
         if before == State.FADING:
             if problem:
-                return self._go(State.STOPPED, f"fault while fading: {problem}")
+                return self._go(State.STOPPED, f"fault while fading: {problem}", fault=True)
             return self._go(State.STOPPED, "fade-out complete") if faded_out else None
         if stop_requested:
             if before in (State.ARMED, State.ASSISTING):
                 return self._go(State.FADING, "stop requested: fading out")
             return self._go(State.STOPPED, "stop requested")
         if problem:
-            if before in (State.ARMED, State.ASSISTING) or (before == State.FAULT and problem != self.fault_reason):
-                self.faults += before != State.FAULT
-                self.fault_reason = problem
-                return self._go(State.FAULT, problem)
+            if (
+                before in (State.ARMED, State.ASSISTING)
+                or (before == State.START and check in LINK_CHECKS)
+                or (before == State.FAULT and check is not self.fault_check)
+            ):
+                self.fault_check = check
+                return self._go(State.FAULT, problem, fault=True)
             return None
         if before in (State.START, State.FAULT) and window_ready:
-            self.fault_reason = None
+            self.fault_check = None
             return self._go(State.ARMED, "inputs healthy: arming with soft start")
         if before == State.ARMED and soft_start_done:
             return self._go(State.ASSISTING, "soft start complete")
         return None
 
+    def halt(self, reason: str) -> Transition:
+        """Stop at once on a failure outside the checks (an internal error): zero torque, no fade."""
+        return self._go(State.STOPPED, reason, fault=True)
+
     @property
     def torque_allowed(self) -> bool:
         return self.state in (State.ARMED, State.ASSISTING, State.FADING)
 
-    def _go(self, state: State, reason: str) -> Transition:
-        transition = Transition(self.state, state, reason)
+    def _go(self, state: State, reason: str, fault: bool = False) -> Transition:
+        transition = Transition(self.state, state, reason, fault)
         self.state = state
         return transition

@@ -1,6 +1,10 @@
 """Start-up and shut-down around the loop: configs, bundle, ports, trial log, signals, real-time setup.
 
 This is what ``hipexo run`` calls; everything here runs on the device computer with the base install.
+
+Stop signals are caught before the trial logger starts and until it has finished the file, so SIGINT or
+SIGTERM at any moment (to the runtime alone or to its whole process group) ends in a fade-out that the
+log records, and the logger child is never left behind (firmware_bridge/trial/writer.py).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from firmware_bridge.runtime.link import SerialLink
 from firmware_bridge.runtime.loop import DeviceRuntime, RunSummary
 from firmware_bridge.runtime.realtime import configure_process, freeze_garbage_collector
 from firmware_bridge.signing import Trust
-from firmware_bridge.trial.writer import TrialLogger
+from firmware_bridge.trial.writer import LoggerStartError, TrialLogger
 
 
 class StartupError(RuntimeError):
@@ -63,23 +67,60 @@ class ControllerChoice:
     bundle_dir: Path | None = None
     baseline_config: Path | None = None
     trust: Trust = field(default_factory=Trust)
+    accept_shaping_mismatch: bool = False
+    """Run a bundle trained with other shaping or limits than the device's (logged at every start)."""
+
+
+@dataclass(frozen=True)
+class SubjectChoice:
+    """Who wears the device, and where that came from (a subject file, or the development subject)."""
+
+    config: SubjectConfig
+    source: str
+    development: bool = False
+
+    def metadata(self) -> dict[str, str]:
+        c = self.config
+        return {
+            "subject_id": c.subject_id,
+            "body_mass_kg": f"{c.body_mass_kg:g}",
+            "height_m": f"{c.height_m:g}",
+            "source": self.source,
+            "development_subject": str(self.development).lower(),
+        }
+
+
+@dataclass
+class SessionResult:
+    summary: RunSummary
+    path: Path
+    log_complete: bool
+    """The logger finished the file (summary and index); False when it died or had to be killed."""
 
 
 def _controller(choice: ControllerChoice, runtime: RuntimeConfig, device: DeviceConfig):
-    """(controller, feature spec, trial metadata, attachments) for the chosen controller."""
+    """(controller, feature spec, source, trial metadata, attachments, warnings) for the chosen controller."""
     if choice.bundle_dir is not None:
-        bundle = load_bundle(choice.bundle_dir, runtime, device, trust=choice.trust)
+        bundle = load_bundle(
+            choice.bundle_dir,
+            runtime,
+            device,
+            trust=choice.trust,
+            accept_shaping_mismatch=choice.accept_shaping_mismatch,
+        )
         metadata = {
             "bundle_manifest": {"json": json.dumps(bundle.manifest)},
             "bundle_signature": {"status": bundle.signature.describe()},
         }
         attachments = {MANIFEST: (Path(choice.bundle_dir) / MANIFEST).read_bytes()}
-        return OnnxStudent(bundle), bundle.features, str(Path(choice.bundle_dir).resolve()), metadata, attachments
+        warnings = [f"OVERRIDE --accept-shaping-mismatch: running despite {m}" for m in bundle.shaping_mismatches]
+        source = str(Path(choice.bundle_dir).resolve())
+        return OnnxStudent(bundle), bundle.features, source, metadata, attachments, warnings
     config = load_config(choice.baseline_config, BaselineConfig)
     controller = BaselineController(config, device.command_full_scale_nm_per_kg)
     features = BaselineController.feature_spec(config, runtime.loop_rate_hz)
     text = Path(choice.baseline_config).read_text()
-    return controller, features, f"baseline ({choice.baseline_config})", {"config_baseline": {"yaml": text}}, {}
+    return controller, features, f"baseline ({choice.baseline_config})", {"config_baseline": {"yaml": text}}, {}, []
 
 
 def run_session(
@@ -88,61 +129,40 @@ def run_session(
     motor_port: str,
     runtime: RuntimeConfig,
     device: DeviceConfig,
-    subject: SubjectConfig,
+    subject: SubjectChoice,
     trial_dir: Path,
     info: TrialInfo,
     duration_s: float | None,
     config_texts: dict[str, str],
     say=print,
-) -> tuple[RunSummary, Path]:
-    controller, features, controller_source, controller_metadata, attachments = _controller(choice, runtime, device)
+) -> SessionResult:
+    controller, features, controller_source, controller_metadata, attachments, warnings = _controller(
+        choice, runtime, device
+    )
+    if subject.development:
+        warnings.append(
+            f"DEVELOPMENT SUBJECT {subject.config.subject_id!r} ({subject.config.body_mass_kg:g} kg) IS IN USE: "
+            "torque is scaled for that body mass, not for the person wearing the device"
+        )
+    if choice.trust.allow_unsigned:
+        warnings.append(
+            "DEVELOPMENT FLAG allow_unsigned IS ON: this device would run unsigned bundles; "
+            f"controller {controller_source}: {controller_metadata.get('bundle_signature', {}).get('status', 'not a bundle')}"
+        )
     imu_link = SerialLink(imu_port, runtime.baud, runtime.watchdog.reconnect_interval_s)
     if not imu_link.is_open:
         raise StartupError(f"IMU port: {imu_link.error}")
-    if motor_port == imu_port:
-        motor_link = imu_link
-    else:
+    motor_link = imu_link
+    if motor_port != imu_port:
         motor_link = SerialLink(motor_port, runtime.baud, runtime.watchdog.reconnect_interval_s)
         if not motor_link.is_open:
             imu_link.close()
             raise StartupError(f"motor port: {motor_link.error}")
-    path = trial_path(trial_dir, info)
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    metadata = {
-        "trial": {
-            **{k: v for k, v in asdict(info).items() if v},
-            "subject_id": info.subject_id or subject.subject_id,
-            "started_utc": started,
-            "controller": controller.name,
-            "controller_source": controller_source,
-            "imu_port": imu_port,
-            "motor_port": motor_port,
-        },
-        **controller_metadata,
-        **{f"config_{name}": {"yaml": text} for name, text in config_texts.items()},
-    }
-    wall_offset = time.time_ns() - time.monotonic_ns()
-    logger = TrialLogger(path, metadata, attachments, runtime.log_queue_size, wall_offset)
 
     def on_event(kind: str, text: str) -> None:
         say(f"[{kind}] {text}")
 
-    if choice.trust.allow_unsigned:
-        message = (
-            "DEVELOPMENT FLAG allow_unsigned IS ON: this device would run unsigned bundles; "
-            f"controller {controller_source}: {metadata.get('bundle_signature', {}).get('status', 'not a bundle')}"
-        )
-        logger.event(time.monotonic_ns(), "warning", message)
-        say(f"[warning] {message}")
-
-    loop = DeviceRuntime(runtime, device, subject, controller, features, imu_link, motor_link, logger, on_event)
-    applied, refused = configure_process(runtime.realtime_priority, list(runtime.cpu_affinity))
-    if applied:
-        logger.event(time.monotonic_ns(), "info", "real-time setup: " + ", ".join(applied))
-    if refused:
-        message = "real-time setup not available, running without: " + "; ".join(refused)
-        logger.event(time.monotonic_ns(), "warning", message)
-        say(f"[warning] {message}")
+    loop = DeviceRuntime(runtime, device, subject.config, controller, features, imu_link, motor_link, None, on_event)
 
     def on_signal(signum: int, frame: object) -> None:
         loop.request_stop(f"signal {signal.Signals(signum).name}")
@@ -152,17 +172,50 @@ def run_session(
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     previous[signal.SIGUSR1] = signal.signal(signal.SIGUSR1, on_marker)
-    threading.Thread(target=_stdin_markers, args=(loop,), daemon=True, name="stdin-markers").start()
-    freeze_garbage_collector()
     try:
-        summary = loop.run(duration_s)
+        path = trial_path(trial_dir, info)
+        metadata = {
+            "trial": {
+                **{k: v for k, v in asdict(info).items() if v},
+                "subject_id": subject.config.subject_id,
+                "started_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "controller": controller.name,
+                "controller_source": controller_source,
+                "imu_port": imu_port,
+                "motor_port": motor_port,
+            },
+            "subject": subject.metadata(),
+            **controller_metadata,
+            **{f"config_{name}": {"yaml": text} for name, text in config_texts.items()},
+        }
+        wall_offset = time.time_ns() - time.monotonic_ns()
+        try:
+            logger = TrialLogger(path, metadata, attachments, runtime.log_queue_size, wall_offset)
+        except LoggerStartError as exc:
+            raise StartupError(str(exc)) from exc
+        loop.logger = logger
+        try:
+            for message in warnings:
+                logger.event(time.monotonic_ns(), "warning", message)
+                say(f"[warning] {message}")
+            applied, refused = configure_process(runtime.realtime_priority, list(runtime.cpu_affinity))
+            if applied:
+                logger.event(time.monotonic_ns(), "info", "real-time setup: " + ", ".join(applied))
+            if refused:
+                message = "real-time setup not available, running without: " + "; ".join(refused)
+                logger.event(time.monotonic_ns(), "warning", message)
+                say(f"[warning] {message}")
+            threading.Thread(target=_stdin_markers, args=(loop,), daemon=True, name="stdin-markers").start()
+            freeze_garbage_collector()
+            summary = loop.run(duration_s)
+        finally:
+            complete = logger.close()
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        logger.close()
         imu_link.close()
         motor_link.close()
-    return summary, path
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return SessionResult(summary, path, complete)
 
 
 def _stdin_markers(loop: DeviceRuntime) -> None:

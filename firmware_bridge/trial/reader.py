@@ -1,4 +1,5 @@
-"""Read a trial log, including one cut short by a crash (everything up to the last complete record)."""
+"""Read a trial log, including one cut short by a crash or with damaged chunks (every intact chunk is
+read; what was skipped is listed in :attr:`TrialLog.problems`)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mcap.records import Attachment, Channel, Footer, Message, Metadata
-from mcap.stream_reader import StreamReader
+from mcap.records import Attachment, Channel, Message, Metadata
+
+from firmware_bridge.trial.scan import scan_mcap
 
 
 class TrialLogError(ValueError):
@@ -25,7 +27,8 @@ class TrialLog:
     attachments: dict[str, bytes] = field(default_factory=dict)
     complete: bool = False
     """False when the file ends without the MCAP footer (the runtime was killed); the data read is intact."""
-    problem: str | None = None
+    problems: list[str] = field(default_factory=list)
+    """Damaged or cut-off parts that were skipped (``hipexo trial recover`` writes a clean copy)."""
 
     def topic(self, name: str) -> list[dict[str, Any]]:
         return [body for _, body in self.messages.get(name, [])]
@@ -36,25 +39,22 @@ def read_trial(path: Path) -> TrialLog:
     if not path.is_file():
         raise TrialLogError(f"{path}: no such trial log")
     log = TrialLog(path)
+    try:
+        scan = scan_mcap(path)
+    except (OSError, ValueError) as exc:
+        raise TrialLogError(f"{path}: not a readable MCAP trial log ({exc})") from exc
     channels: dict[int, str] = {}
-    with open(path, "rb") as stream:
-        reader = StreamReader(stream)
-        try:
-            for record in reader.records:
-                if isinstance(record, Channel):
-                    channels[record.id] = record.topic
-                elif isinstance(record, Message):
-                    log.messages[channels[record.channel_id]].append((record.log_time, json.loads(record.data)))
-                elif isinstance(record, Metadata):
-                    log.metadata[record.name] = dict(record.metadata)
-                elif isinstance(record, Attachment):
-                    log.attachments[record.name] = bytes(record.data)
-                elif isinstance(record, Footer):
-                    log.complete = True
-        except Exception as exc:  # the mcap reader raises assorted errors on a cut-off tail
-            if not channels:
-                raise TrialLogError(f"{path}: not a readable MCAP trial log ({exc.__class__.__name__}: {exc})") from exc
-            log.problem = f"{exc.__class__.__name__}: {exc}"
+    for record in scan.records:
+        if isinstance(record, Channel):
+            channels[record.id] = record.topic
+        elif isinstance(record, Message) and record.channel_id in channels:
+            log.messages[channels[record.channel_id]].append((record.log_time, json.loads(record.data)))
+        elif isinstance(record, Metadata):
+            log.metadata[record.name] = dict(record.metadata)
+        elif isinstance(record, Attachment):
+            log.attachments[record.name] = bytes(record.data)
+    log.complete = scan.complete and not scan.problems
+    log.problems = scan.problems
     if not channels:
         raise TrialLogError(f"{path}: no channels: not a hipexo trial log")
     return log

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from firmware_bridge.trial.faults import FaultEpisode, fault_episodes
 from firmware_bridge.trial.reader import TrialLog, TrialLogError, read_trial
 
 
@@ -22,12 +23,15 @@ class TrialSummary:
     overruns: int
     skipped: int
     lateness_us: dict[str, float]
-    faults: list[str]
+    faults: list[FaultEpisode]
+    start_ns: int
+    """Log time of the first cycle (fault onsets are given from here)."""
     markers: list[str]
     torque_range_nm: dict[str, tuple[float, float]]
     imu_frames: int
     log_drops: int
     states: dict[str, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
 
 
 def summarise(log: TrialLog) -> TrialSummary:
@@ -54,7 +58,8 @@ def summarise(log: TrialLog) -> TrialSummary:
             "p99": float(np.percentile(lateness, 99)) if lateness.size else float("nan"),
             "max": float(lateness.max()) if lateness.size else float("nan"),
         },
-        faults=[e["text"] for e in events if e["kind"] == "fault"],
+        faults=fault_episodes(log.messages.get("/events", [])),
+        start_ns=times[0] if times else 0,
         markers=[e["text"] for e in events if e["kind"] == "marker"],
         torque_range_nm={
             side: (min(m[f"{side}_nm"] for m in shaped), max(m[f"{side}_nm"] for m in shaped)) if shaped else (0.0, 0.0)
@@ -63,11 +68,12 @@ def summarise(log: TrialLog) -> TrialSummary:
         imu_frames=len(log.messages.get("/imu/raw", [])),
         log_drops=max((int(m["log_drops"]) for m in timing), default=0),
         states=states,
+        problems=list(log.problems),
     )
 
 
 def format_summary(s: TrialSummary) -> str:
-    lines = [f"trial       {s.path}" + ("" if s.complete else "  (cut short: no MCAP footer; data up to the cut)")]
+    lines = [f"trial       {s.path}" + ("" if s.complete else "  (incomplete: see the problems below)")]
     for key in ("subject_id", "condition", "speed_m_s", "slope_deg", "notes", "controller", "started_utc"):
         if s.trial.get(key):
             lines.append(f"{key:<11} {s.trial[key]}")
@@ -78,10 +84,13 @@ def format_summary(s: TrialSummary) -> str:
         "states      " + ", ".join(f"{k} {v}" for k, v in s.states.items()),
         f"torque      right {s.torque_range_nm['right'][0]:+.2f} … {s.torque_range_nm['right'][1]:+.2f} N·m, "
         f"left {s.torque_range_nm['left'][0]:+.2f} … {s.torque_range_nm['left'][1]:+.2f} N·m",
-        f"faults      {len(s.faults)}" + "".join(f"\n  - {f}" for f in s.faults),
+        f"faults      {len(s.faults)}" + "".join(f"\n  - {f.describe(s.start_ns)}" for f in s.faults),
         f"markers     {len(s.markers)}" + "".join(f"\n  - {m}" for m in s.markers),
         f"log drops   {s.log_drops}",
     ]
+    if s.problems:
+        lines.append(f"problems    {len(s.problems)} ('hipexo trial recover' writes a clean copy)")
+        lines += [f"  - {p}" for p in s.problems]
     return "\n".join(lines)
 
 

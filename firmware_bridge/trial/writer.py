@@ -6,6 +6,12 @@ the record is dropped and counted; the count rides along in later records. No fe
 nothing in the logging path competes with the loop. The pipe holds ``log_queue_size`` typical records.
 The child flushes the file every ``FLUSH_INTERVAL_S`` so that a SIGKILL of everything loses at most that
 much; if only the runtime dies, the child sees the pipe close and finishes the file properly.
+
+The child ignores SIGINT and SIGTERM: Ctrl-C at a terminal and ``systemctl stop`` signal the whole
+process group, and the log must outlive the runtime's fade-out to record it. The runtime tells it when
+to finish (:meth:`TrialLogger.close`); if the runtime dies instead, the pipe closes and the child finishes
+then, so it is never left behind. The signals are blocked from before the child is created until it
+ignores them, so none can land in between.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import multiprocessing as mp
 import os
 import pickle
 import select
+import signal
 import struct
 import time
 from pathlib import Path
@@ -31,6 +38,12 @@ F_SETPIPE_SZ = 1031
 IMU_FRAMES_PER_PIECE = 4
 PROFILE = "hipexo-trial"
 _STOP = "stop"
+READY_TIMEOUT_S = 30.0
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+class LoggerStartError(RuntimeError):
+    """The trial log could not be started (the runtime refuses to run without one)."""
 
 
 class TrialLogger:
@@ -43,21 +56,34 @@ class TrialLogger:
         wall_offset_ns: int,
     ):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LoggerStartError(f"cannot create the trial folder {self.path.parent}: {exc.strerror or exc}") from exc
         context = mp.get_context("spawn")  # never fork a process that holds ONNX Runtime threads
         reader, self._writer = context.Pipe(duplex=False)
+        ready_in, ready_out = context.Pipe(duplex=False)
         self._fd = self._writer.fileno()
         _grow_pipe(self._fd, queue_size * TYPICAL_RECORD_BYTES)
         self._process = context.Process(
             target=_writer_main,
-            args=(str(self.path), reader, metadata, attachments, wall_offset_ns),
+            args=(str(self.path), reader, ready_out, metadata, attachments, wall_offset_ns),
             name="hipexo-trial-logger",
             daemon=False,
         )
         self.drops = 0
-        self._process.start()
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            self._process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)  # a signal that came meanwhile is handled now
         reader.close()
+        ready_out.close()
         os.set_blocking(self._fd, False)
+        problem = _wait_ready(ready_in, self._process)
+        if problem:
+            self._process.join(1.0)
+            raise LoggerStartError(f"cannot write the trial log {self.path}: {problem}")
 
     def cycle(self, record: CycleRecord) -> None:
         frame = _frame(record)
@@ -83,8 +109,8 @@ class TrialLogger:
         except OSError:  # the logger process is gone: keep running, count what is lost
             self.drops += 1
 
-    def close(self, timeout_s: float = 10.0) -> None:
-        """Let the child drain the pipe and finish the file (summary and index)."""
+    def close(self, timeout_s: float = 5.0) -> bool:
+        """Let the child drain the pipe and finish the file (summary and index); True when it did."""
         os.set_blocking(self._fd, True)
         try:
             os.write(self._fd, _frame(_STOP))
@@ -95,6 +121,18 @@ class TrialLogger:
         if self._process.is_alive():
             self._process.terminate()
             self._process.join(1.0)
+        return self._process.exitcode == 0
+
+
+def _wait_ready(ready: Any, process: Any) -> str | None:
+    """None once the child has opened the file and written its header; else what went wrong."""
+    if ready.poll(READY_TIMEOUT_S):
+        try:
+            message = ready.recv()
+        except EOFError:
+            message = f"the logger process exited (code {process.exitcode})"
+        return None if message == "ready" else str(message)
+    return f"the logger process did not start within {READY_TIMEOUT_S:g} s"
 
 
 class ImuFrames(NamedTuple):
@@ -117,11 +155,24 @@ def _grow_pipe(fd: int, size: int) -> None:
 
 
 def _writer_main(
-    path: str, pipe: Any, metadata: dict[str, dict[str, str]], attachments: dict[str, bytes], wall_offset_ns: int
+    path: str,
+    pipe: Any,
+    ready: Any,
+    metadata: dict[str, dict[str, str]],
+    attachments: dict[str, bytes],
+    wall_offset_ns: int,
 ) -> None:
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     from mcap.writer import Writer
 
-    with open(path, "wb") as stream:
+    try:
+        stream = open(path, "wb")
+    except OSError as exc:
+        ready.send(exc.strerror or str(exc))
+        return
+    with stream:
         writer = Writer(stream, chunk_size=64 * 1024)
         writer.start(profile=PROFILE, library="hipexo")
         schema = writer.register_schema("hipexo.Json", "jsonschema", json.dumps({"type": "object"}).encode())
@@ -134,6 +185,9 @@ def _writer_main(
             writer.add_metadata(name, values)
         for name, data in attachments.items():
             writer.add_attachment(now, now, name, "application/octet-stream", data)
+        writer.flush()
+        ready.send("ready")
+        ready.close()
         sequence = 0
         last_flush = time.monotonic()
         while True:

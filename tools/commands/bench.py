@@ -70,6 +70,9 @@ def run(args: argparse.Namespace) -> int:
         write_json(figures, args.json)
     for f in figures["faults"]:
         print(f"{'pass' if f['passed'] else 'FAIL'}  {f['type']:<14} {f['expectation']}: {f['detail']}")
+    for e in figures["runtime_faults"]:
+        if e["scheduled"] is None:
+            print(f"{'note' if scenario.allow_unscheduled_faults else 'FAIL'}  unscheduled fault at {e['text']}")
     rt = figures["round_trip_ms"]
     print(
         f"round trip IMU frame → command: p50 {rt.get('p50', float('nan')):.2f} ms, p99 {rt.get('p99', float('nan')):.2f} ms"

@@ -18,6 +18,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     verify.add_argument("--device-config", type=Path, default=default_config("device", "hip_exo"))
     verify.add_argument("--trusted-keys", type=Path, default=None, help="signers to accept (or the runtime config's)")
     verify.add_argument("--allow-unsigned", action="store_true", help="accept an unsigned bundle (development)")
+    verify.add_argument(
+        "--accept-shaping-mismatch", action="store_true", help="accept shaping/limits that differ from the device's"
+    )
     verify.set_defaults(func=run_verify)
     sign = sub.add_parser("sign", help="sign a bundle's manifest (writes manifest.sig)")
     sign.add_argument("dir", type=Path)
@@ -27,18 +30,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_verify(args: argparse.Namespace) -> int:
     from firmware_bridge.bundle import BundleError, load_bundle
-    from firmware_bridge.config import DeviceConfig, RuntimeConfig, load_config
+    from firmware_bridge.config import DeviceConfig, RuntimeConfig, check_pair, load_config
     from firmware_bridge.signing import Trust, TrustError
     from tools.errors import UserError
 
     runtime = load_config(args.runtime_config, RuntimeConfig)
     device = load_config(args.device_config, DeviceConfig)
+    check_pair(runtime, str(args.runtime_config), device, str(args.device_config))
     try:
         trust = Trust.from_file(args.trusted_keys or runtime.trusted_keys_file, args.allow_unsigned)
-        bundle = load_bundle(args.dir, runtime, device, trust=trust)
+        bundle = load_bundle(
+            args.dir, runtime, device, trust=trust, accept_shaping_mismatch=args.accept_shaping_mismatch
+        )
     except (BundleError, TrustError) as exc:
         raise UserError(str(exc)) from exc
     print(json.dumps(bundle.manifest, indent=1))
+    for mismatch in bundle.shaping_mismatches:
+        print(f"warning: accepted by --accept-shaping-mismatch: {mismatch}")
     print(f"ok: {args.dir} (model sha256 {bundle.model_sha256[:16]}…, {bundle.signature.describe()})")
     return 0
 

@@ -1,4 +1,8 @@
-"""``hipexo config validate|show``: check YAML configs against their schemas."""
+"""``hipexo config validate|show``: check YAML configs against their schemas, and against each other.
+
+Each device config is also checked with the runtime configs given (or the default runtime config), as
+``hipexo run`` pairs them: what the runtime would refuse, validation refuses. Exit 1 when any is invalid.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,16 @@ import firmware_bridge.baseline  # noqa: F401  (registers kind: baseline)
 import hil.scenario  # noqa: F401  (registers kind: bench)
 import teacher.config  # noqa: F401  (registers kind: sim)
 import teacher.training.config  # noqa: F401  (registers kind: teacher)
-from firmware_bridge.config import ConfigError, kind_of, known_kinds, load_config
+from firmware_bridge.config import (
+    ConfigError,
+    DeviceConfig,
+    RuntimeConfig,
+    check_pair,
+    kind_of,
+    known_kinds,
+    load_config,
+)
+from firmware_bridge.config.paths import default_config
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,19 +53,47 @@ def run_validate(args: argparse.Namespace) -> int:
     if not files:
         print("hipexo: error: no *.yaml files found", file=sys.stderr)
         return 2
-    failures = 0
+    invalid: set[Path] = set()
+    loaded: dict[Path, object] = {}
     for path in files:
         try:
-            config = load_config(path)
+            loaded[path] = load_config(path)
         except ConfigError as exc:
-            failures += 1
+            invalid.add(path)
             print(f"INVALID {exc}", file=sys.stderr)
-        else:
-            print(f"ok      {path} ({type(config).__name__})")
-    if failures:
-        print(f"{failures} of {len(files)} config file(s) invalid; known kinds: {known_kinds()}", file=sys.stderr)
+    for path, problem in _pairing_problems(loaded):
+        invalid.add(path)
+        print(f"INVALID {problem}", file=sys.stderr)
+    for path in files:
+        if path not in invalid:
+            print(f"ok      {path} ({type(loaded[path]).__name__})")
+    if invalid:
+        print(f"{len(invalid)} of {len(files)} config file(s) invalid; known kinds: {known_kinds()}", file=sys.stderr)
         return 1
     return 0
+
+
+def _pairing_problems(loaded: dict[Path, object]) -> list[tuple[Path, ConfigError]]:
+    """Each device config with each runtime config given; without one of them, the default stands in."""
+    runtimes = {p: c for p, c in loaded.items() if isinstance(c, RuntimeConfig)}
+    devices = {p: c for p, c in loaded.items() if isinstance(c, DeviceConfig)}
+    if not devices and not runtimes:
+        return []
+    if not runtimes:
+        path = default_config("runtime")
+        runtimes = {path: load_config(path, RuntimeConfig)}
+    if not devices:
+        path = default_config("device", "hip_exo")
+        devices = {path: load_config(path, DeviceConfig)}
+    problems = []
+    for device_path, device in devices.items():
+        for runtime_path, runtime in runtimes.items():
+            try:
+                check_pair(runtime, str(runtime_path), device, str(device_path))
+            except ConfigError as exc:
+                blamed = device_path if device_path in loaded else runtime_path
+                problems.append((blamed, exc))
+    return problems
 
 
 def run_show(args: argparse.Namespace) -> int:

@@ -1,8 +1,15 @@
-"""``hipexo run``: the device runtime (student loop over serial) with a trial log."""
+"""``hipexo run``: the device runtime (student loop over serial) with a trial log.
+
+Exit codes (tools/errors.py): 0 stopped as asked (signal or --duration) with the torque faded to zero and
+the log closed; 1 the run ended but a check failed (no IMU frame ever arrived, the trial log could not be
+finished); 2 refused to start (config, bundle, subject, port: nothing was commanded); 3 internal error
+(zero torque sent, the reason logged).
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from firmware_bridge.config.paths import default_config
@@ -38,7 +45,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--runtime-config", type=Path, default=None, help="(default: the device root's, or embedded)")
     parser.add_argument("--device-config", type=Path, default=None, help="(default: the device root's, or embedded)")
-    parser.add_argument("--subject-config", type=Path, default=default_config("subject"))
+    who = parser.add_mutually_exclusive_group()
+    who.add_argument(
+        "--subject-config", type=Path, default=None, help="the wearer: kind: subject with subject_id and body_mass_kg"
+    )
+    who.add_argument(
+        "--dev-subject",
+        action="store_true",
+        help="DEVELOPMENT ONLY: no wearer, use the simulated subject (configs/subject/default.yaml); warned and logged",
+    )
+    parser.add_argument(
+        "--accept-shaping-mismatch",
+        action="store_true",
+        help="run a bundle trained with other shaping/limits than the device config's (logged at every start)",
+    )
     meta = parser.add_argument_group("trial metadata (stored in the log)")
     meta.add_argument("--trial-meta", type=Path, default=None, help="YAML with any of the fields below")
     meta.add_argument("--subject-id", default=None)
@@ -51,10 +71,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_runtime(args: argparse.Namespace) -> int:
     from firmware_bridge.bundle import BundleError
-    from firmware_bridge.config import DeviceConfig, RuntimeConfig, SubjectConfig, load_config
-    from firmware_bridge.runtime.session import ControllerChoice, StartupError, TrialInfo, run_session
+    from firmware_bridge.config import DeviceConfig, RuntimeConfig, SubjectConfig, check_pair, load_config
+    from firmware_bridge.runtime.session import (
+        ControllerChoice,
+        StartupError,
+        SubjectChoice,
+        TrialInfo,
+        run_session,
+    )
     from firmware_bridge.signing import Trust, TrustError
-    from tools.errors import UserError
+    from tools.errors import ExitCode, UserError
 
     if args.device_root:
         from firmware_bridge.device_root import DeviceRoot
@@ -68,9 +94,20 @@ def run_runtime(args: argparse.Namespace) -> int:
         args.device_config = args.device_config or root.device_config_path
     args.runtime_config = args.runtime_config or default_config("runtime")
     args.device_config = args.device_config or default_config("device", "hip_exo")
+    if args.subject_config is None and not args.dev_subject:
+        raise UserError(
+            "no subject: pass --subject-config FILE (kind: subject, with subject_id and body_mass_kg of the person "
+            "wearing the device), or --dev-subject to run with the simulated development subject"
+        )
+    subject_path = args.subject_config or default_config("subject")
     runtime = load_config(args.runtime_config, RuntimeConfig)
     device = load_config(args.device_config, DeviceConfig)
-    subject = load_config(args.subject_config, SubjectConfig)
+    check_pair(runtime, str(args.runtime_config), device, str(args.device_config))
+    subject = SubjectChoice(
+        load_config(subject_path, SubjectConfig),
+        "--dev-subject" if args.dev_subject else str(Path(subject_path).resolve()),
+        args.dev_subject,
+    )
     imu_port = args.imu_port or runtime.imu_port
     motor_port = args.motor_port or runtime.motor_port or imu_port
     if not imu_port:
@@ -89,16 +126,17 @@ def run_runtime(args: argparse.Namespace) -> int:
         ):
             if value is not None:
                 setattr(info, field, value)
+        if info.subject_id and info.subject_id != subject.config.subject_id:
+            raise UserError(
+                f"subject_id {info.subject_id!r} (trial metadata) is not the subject config's "
+                f"{subject.config.subject_id!r} ({subject.source}): pass the wearer's own subject config"
+            )
         texts = {
             name: Path(p).read_text()
-            for name, p in (
-                ("runtime", args.runtime_config),
-                ("device", args.device_config),
-                ("subject", args.subject_config),
-            )
+            for name, p in (("runtime", args.runtime_config), ("device", args.device_config), ("subject", subject_path))
         }
-        summary, path = run_session(
-            ControllerChoice(args.bundle, args.baseline, trust),
+        result = run_session(
+            ControllerChoice(args.bundle, args.baseline, trust, args.accept_shaping_mismatch),
             imu_port,
             motor_port,
             runtime,
@@ -112,9 +150,23 @@ def run_runtime(args: argparse.Namespace) -> int:
         )
     except (BundleError, StartupError, TrustError) as exc:
         raise UserError(str(exc)) from exc
+    summary = result.summary
     print(
-        f"stopped ({summary.stop_reason}): {summary.cycles} cycles, {summary.overruns} overruns, "
-        f"{summary.skipped} skipped periods, {summary.faults} faults, {summary.log_drops} log drops; trial log {path}",
+        f"stopped ({summary.error or summary.stop_reason}): {summary.cycles} cycles, {summary.imu_frames} IMU frames, "
+        f"{summary.bad_frames} bad frames, {summary.overruns} overruns, {summary.skipped} skipped periods, "
+        f"{len(summary.faults)} faults, {summary.log_drops} log drops; trial log {result.path}",
         flush=True,
     )
-    return 0
+    for episode in summary.faults:
+        print(f"  fault at {episode.describe(summary.started_ns)}", flush=True)
+    if summary.error:
+        print(f"hipexo: internal error: {summary.error} (zero torque sent)", file=sys.stderr, flush=True)
+        return ExitCode.INTERNAL
+    failed = []
+    if summary.imu_frames == 0:
+        failed.append(f"no IMU frame arrived on {imu_port} during the run (IMU firmware off, or the wrong port?)")
+    if not result.log_complete:
+        failed.append(f"the trial log {result.path} was not finished (see 'hipexo trial recover')")
+    for problem in failed:
+        print(f"hipexo: run failed: {problem}", file=sys.stderr, flush=True)
+    return ExitCode.CHECK_FAILED if failed else ExitCode.OK

@@ -1,8 +1,13 @@
-"""``hipexo trial inspect | export | list | report``: read trial logs (MCAP)."""
+"""``hipexo trial inspect | export | list | report | recover``: read trial logs (MCAP).
+
+A damaged or cut-off part of a log is skipped with a warning on stderr (the rest is still read);
+``recover`` writes a clean, indexed copy. Exit codes: 0 read (warnings or not), 2 not a readable trial log.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
@@ -26,16 +31,39 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     report.add_argument("--out", type=Path, default=None, help="report folder (default: next to the trial)")
     report.set_defaults(func=run_report)
+    rescue = sub.add_parser("recover", help="write a clean, indexed copy of a cut-short or damaged trial log")
+    rescue.add_argument("file", type=Path)
+    rescue.add_argument("--out", type=Path, default=None, help="(default: FILE with .recovered.mcap)")
+    rescue.set_defaults(func=run_recover)
 
 
 def _read(path: Path):
+    """The log, with a warning on stderr for each part that had to be skipped."""
     from firmware_bridge.trial.reader import TrialLogError, read_trial
     from tools.errors import UserError
 
     try:
-        return read_trial(path)
+        log = read_trial(path)
     except TrialLogError as exc:
         raise UserError(str(exc)) from exc
+    for problem in log.problems:
+        print(
+            f"hipexo: warning: {path}: {problem} ('hipexo trial recover {path}' writes a clean copy)", file=sys.stderr
+        )
+    return log
+
+
+def run_recover(args: argparse.Namespace) -> int:
+    from firmware_bridge.trial.recover import recover
+    from tools.errors import UserError
+
+    out = args.out or args.file.with_suffix(".recovered.mcap")
+    if out.resolve() == args.file.resolve():
+        raise UserError(f"--out {out}: would overwrite the log being recovered; choose another file")
+    _read(args.file)  # a clear message for a file that is not a trial log; warnings for what is lost
+    result = recover(args.file, out)
+    print(f"recovered {result.messages} messages into {result.path} (indexed; {len(result.problems)} parts skipped)")
+    return 0
 
 
 def run_inspect(args: argparse.Namespace) -> int:
@@ -75,7 +103,7 @@ def run_report(args: argparse.Namespace) -> int:
     from hil.trial_report import analyse_trial, write_trial_report
     from tools.errors import UserError
 
-    _read(args.file)  # a clear message for a file that is not a trial log
+    _read(args.file)  # a clear message for a file that is not a trial log; warnings for skipped parts
     try:
         figures = analyse_trial(args.file, args.compare)
     except (TrialLogError, OSError, KeyError, ValueError) as exc:
