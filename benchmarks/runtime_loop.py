@@ -184,6 +184,7 @@ def run_loop(mode: str, bundle: Path, seconds: float, rate_hz: float, work: Path
             "--duration",
             str(seconds),
             "--allow-unsigned",  # the benchmark's own throwaway bundle
+            "--dev-subject",  # the simulated development subject: no one wears the device
         ]
     feeder = mp.get_context("fork").Process(target=feed, args=(pty.master, rate_hz, time.monotonic() + seconds + 30))
     feeder.start()
