@@ -47,15 +47,6 @@ class StreamingStudent(nn.Module):
         return [np.zeros(shape, dtype=np.float32) for shape in self.student.state_shapes(1)]
 
 
-def torch_step(model: CausalTCN | MirroredStudent) -> Step:
-    def step(samples: np.ndarray, state: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
-        with torch.no_grad():
-            out, next_state = model.stream(torch.from_numpy(samples), [torch.from_numpy(s) for s in state])
-        return out.numpy(), [s.numpy() for s in next_state]
-
-    return step
-
-
 def run_stream(step: Step, zero_state: list[np.ndarray], sequence: np.ndarray, window: int) -> np.ndarray:
     """``(T - window + 1, 2)`` commands over a ``(T, channels)`` sequence on the device's schedule: from zero
     state the first ``window`` samples in one call, then one sample per call. Row ``i`` is the command at

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from distill.config import THIGH_CHANNELS, StudentConfig
 from distill.export import PARITY_TOLERANCE, write_bundle
 from distill.models import CausalTCN, build_student
-from distill.streaming import StreamingStudent, run_stream, torch_step
+from distill.streaming import StreamingStudent, run_stream
 from firmware_bridge.bundle import MANIFEST, load_bundle, write_manifest
 from firmware_bridge.config.paths import REPO_ROOT
 from firmware_bridge.features import FeatureSpec, FeatureWindow, StreamChunk, normalised, windows_of
@@ -22,6 +22,17 @@ from firmware_bridge.signing import Trust
 
 SHIPPED = REPO_ROOT / "models" / "student" / "default"
 THIGHS = ("thigh_r", "thigh_l")
+
+
+def torch_step(model: torch.nn.Module):
+    """The PyTorch stream as :func:`run_stream`'s step function."""
+
+    def step(samples: np.ndarray, state: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+        with torch.no_grad():
+            out, next_state = model.stream(torch.from_numpy(samples), [torch.from_numpy(s) for s in state])
+        return out.numpy(), [s.numpy() for s in next_state]
+
+    return step
 
 
 def _floats(values: np.ndarray) -> tuple[float, ...]:
