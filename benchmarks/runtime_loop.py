@@ -2,16 +2,18 @@
 
 Usage: python benchmarks/runtime_loop.py [--seconds 60] [--fast-seconds 20] [--inference-runs 3000] [--quick]
 
-A ~100k-parameter causal TCN over a 1 s window of 12 IMU channels (exported to ONNX, in a real bundle)
-runs in the real runtime, fed 100 Hz IMU frames over a pty by a separate process. Runs, one after the
-other on the same machine:
+A ~100k-parameter causal TCN over a 1 s window of 12 IMU channels (exported to ONNX in its streaming form,
+the default student, in a real bundle) runs in the real runtime, fed 100 Hz IMU frames over a pty by a
+separate process. First, in this process, the student alone, interleaved so every model sees the same
+machine: per call (ONNX Runtime, 1 intra-op thread) and per cycle (feature window push + hand-out + call),
+windowed vs streaming, at the window W and at 4W (same weights), plus PyTorch eager on the windowed model.
+``window_cost_ratio`` is the median per-cycle cost at 4W over W. Then, one after the other:
 
 1. ``hipexo run`` as shipped (phase-locked to the IMU stream): lateness, overruns, per-stage p99,
    IMU-arrival → command-written latency, logging cost, CPU use and peak RSS of the runtime process;
 2. ``hipexo run`` with phase locking off, and 3. the same cycle driven by ``SoftRealtimeLoop``
    (absolute-phase mode) in the same kind of process: ratio of p99 lateness;
 4. ``hipexo run`` at 500 Hz for headroom;
-and, in this process, PyTorch eager vs ONNX Runtime on the same model (one thread each).
 ``--quick``: 6 s per 100 Hz run, 4 s at 500 Hz, 500 inferences.
 """
 
@@ -31,7 +33,7 @@ import numpy as np
 import yaml
 from figures import parse_args, print_headline  # benchmarks/figures.py, beside this script
 
-from firmware_bridge.bundle import load_bundle, manifest_for, write_manifest
+from firmware_bridge.bundle import load_bundle
 from firmware_bridge.config import DeviceConfig, RuntimeConfig, SubjectConfig, load_config
 from firmware_bridge.config.paths import REPO_ROOT, default_config
 from firmware_bridge.features import FeatureSpec
@@ -46,63 +48,71 @@ STAGES = ("read", "features", "infer", "shape", "write", "log")
 
 
 # --- the student --------------------------------------------------------------------------------------
-def build_bundle(folder: Path, rate_hz: float) -> tuple[Path, int]:
+def build_bundle(folder: Path, rate_hz: float, window: int, streaming: bool) -> tuple[Path, int]:
+    """The benchmark TCN (seeded random weights, the same in every bundle) exported as the distillation does."""
     import torch
 
+    from distill.export import write_bundle
     from distill.models import CausalTCN, parameter_count
 
     torch.manual_seed(0)
-    window = round(WINDOW_S * rate_hz) if rate_hz <= 100 else 100
     model = CausalTCN(len(CHANNELS)).eval()
-    folder.mkdir(parents=True, exist_ok=True)
-    example = torch.zeros(1, window, len(CHANNELS))
-    torch.onnx.export(
-        model,
-        (example,),
-        folder / "student.onnx",
-        input_names=["imu_window"],
-        output_names=["hip_command"],
-        opset_version=17,
-        dynamo=False,
-    )
     spec = FeatureSpec(tuple(CHANNELS), window, rate_hz, (0.0,) * len(CHANNELS), (2.0,) * len(CHANNELS))
-    write_manifest(folder, manifest_for(spec, 0.25, provenance={"note": "benchmark model, random weights"}))
+    device = load_config(default_config("device", "hip_exo"), DeviceConfig)
+    sequences = list(np.random.default_rng(0).normal(size=(1, 2 * window, len(CHANNELS))).astype(np.float32))
+    note = {"note": "benchmark model, random weights"}
+    write_bundle(model, spec, device, folder, sequences, note, streaming)
     torch.save(model.state_dict(), folder / "weights.pt")
     return folder, parameter_count(model)
 
 
-def inference_comparison(bundle_dir: Path, runs: int = 3000) -> dict[str, float]:
+def inference_comparison(bundles: dict[str, Path], runs: int = 3000) -> dict[str, float]:
+    """``bundles``: label → bundle; per call and per cycle p50/p99 (ms) of each, interleaved, plus eager."""
     import torch
 
     from distill.models import CausalTCN
+    from firmware_bridge.features import FeatureWindow
     from firmware_bridge.runtime.controller import OnnxStudent
 
     torch.set_num_threads(1)
     runtime = load_config(default_config("runtime"), RuntimeConfig)
     device = load_config(default_config("device", "hip_exo"), DeviceConfig)
-    bundle = load_bundle(bundle_dir, runtime, device, trust=Trust(allow_unsigned=True))
-    student = OnnxStudent(bundle)
-    model = CausalTCN(len(CHANNELS)).eval()
-    model.load_state_dict(torch.load(bundle_dir / "weights.pt"))
-    rng = np.random.default_rng(0)
-    windows = rng.normal(size=(runs, *bundle.input.shape)).astype(np.float32)
-    eager, onnx = np.empty(runs), np.empty(runs)
-    with torch.inference_mode():
-        for _ in range(50):
-            model(torch.from_numpy(windows[0]))
-        for i, w in enumerate(windows):  # interleaved, so both see the same machine state
-            t0 = time.perf_counter_ns()
-            model(torch.from_numpy(w))
-            t1 = time.perf_counter_ns()
-            student.command(w, 0.0)
-            t2 = time.perf_counter_ns()
-            eager[i], onnx[i] = t1 - t0, t2 - t1
-    return {
-        "eager_p50_ms": np.percentile(eager, 50) / 1e6,
-        "eager_p99_ms": np.percentile(eager, 99) / 1e6,
-        "onnx_p50_ms": np.percentile(onnx, 50) / 1e6,
-        "onnx_p99_ms": np.percentile(onnx, 99) / 1e6,
+    loaded = {
+        label: load_bundle(path, runtime, device, trust=Trust(allow_unsigned=True)) for label, path in bundles.items()
     }
+    students = {label: OnnxStudent(bundle) for label, bundle in loaded.items()}
+    windows = {label: FeatureWindow(bundle.features, device.imu_ids()) for label, bundle in loaded.items()}
+    eager_model = CausalTCN(len(CHANNELS)).eval()
+    eager_model.load_state_dict(torch.load(next(iter(bundles.values())) / "weights.pt"))
+    rng = np.random.default_rng(0)
+    rows = rng.normal(size=(runs + max(w.spec.window for w in windows.values()), len(CHANNELS)))
+    for label, window in windows.items():  # fill: every model past its (re)start, as in an assisting loop
+        for row in rows[: window.spec.window]:
+            window.push_raw(row)
+        students[label].command(window.tensor())
+    call = {label: np.empty(runs) for label in bundles}
+    cycle = {label: np.empty(runs) for label in bundles}
+    eager = np.empty(runs)
+    first = next(iter(windows.values()))
+    with torch.inference_mode():
+        for i, row in enumerate(rows[-runs:]):
+            for label, window in windows.items():
+                t0 = time.perf_counter_ns()
+                window.push_raw(row)
+                features = window.tensor()
+                t1 = time.perf_counter_ns()
+                students[label].command(features)
+                t2 = time.perf_counter_ns()
+                call[label][i], cycle[label][i] = t2 - t1, t2 - t0
+            t0 = time.perf_counter_ns()
+            eager_model(torch.from_numpy(first.tensor()))
+            eager[i] = time.perf_counter_ns() - t0
+    out = {"eager_p50_ms": np.percentile(eager, 50) / 1e6, "eager_p99_ms": np.percentile(eager, 99) / 1e6}
+    for label in bundles:
+        for name, values in (("call", call[label]), ("cycle", cycle[label])):
+            out[f"{label}_{name}_p50_ms"] = np.percentile(values, 50) / 1e6
+            out[f"{label}_{name}_p99_ms"] = np.percentile(values, 99) / 1e6
+    return out
 
 
 # --- the IMU feeder (its own process) -----------------------------------------------------------------
@@ -174,6 +184,7 @@ def run_loop(mode: str, bundle: Path, seconds: float, rate_hz: float, work: Path
             "--duration",
             str(seconds),
             "--allow-unsigned",  # the benchmark's own throwaway bundle
+            "--dev-subject",  # the simulated development subject: no one wears the device
         ]
     feeder = mp.get_context("fork").Process(target=feed, args=(pty.master, rate_hz, time.monotonic() + seconds + 30))
     feeder.start()
@@ -295,14 +306,30 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        bundle, params = build_bundle(work / "bundle_100", 100.0)
-        fast_bundle, _ = build_bundle(work / "bundle_500", 500.0)
-        print(f"student: causal TCN, {params} parameters, input (1, 100, {len(CHANNELS)}) = 1 s at 100 Hz")
-        inference = inference_comparison(bundle, args.inference_runs)
+        window = round(WINDOW_S * 100.0)
+        built = {
+            f"{kind}_{label}": build_bundle(work / f"{kind}_{label}", 100.0, periods, kind == "stream")
+            for label, periods in (("w", window), ("4w", 4 * window))
+            for kind in ("windowed", "stream")
+        }
+        bundles = {label: path for label, (path, _) in built.items()}
+        bundle, params = built["stream_w"]
+        fast_bundle, _ = build_bundle(work / "bundle_500", 500.0, window, streaming=True)
+        print(f"student: causal TCN, {params} parameters, window W = {window} periods (1 s at 100 Hz), 12 channels")
+        inference = inference_comparison(bundles, args.inference_runs)
+        print("inference, 1 thread (ms):   per call p50 / p99   |   per cycle (features + call) p50 / p99")
+        for label in bundles:
+            print(
+                f"  {label:>12}: {inference[f'{label}_call_p50_ms']:.3f} / {inference[f'{label}_call_p99_ms']:.3f}"
+                f"   |   {inference[f'{label}_cycle_p50_ms']:.3f} / {inference[f'{label}_cycle_p99_ms']:.3f}"
+            )
+        ratios = {
+            kind: inference[f"{kind}_4w_cycle_p50_ms"] / inference[f"{kind}_w_cycle_p50_ms"]
+            for kind in ("windowed", "stream")
+        }
         print(
-            f"inference, 1 thread: ONNX Runtime p50 {inference['onnx_p50_ms']:.3f} ms, p99 {inference['onnx_p99_ms']:.3f} ms;"
-            f" PyTorch eager p50 {inference['eager_p50_ms']:.3f} ms, p99 {inference['eager_p99_ms']:.3f} ms;"
-            f" ratio eager/ONNX p99 {inference['eager_p99_ms'] / inference['onnx_p99_ms']:.1f}x"
+            f"per-cycle cost at 4W / W (p50): streaming {ratios['stream']:.2f}x, windowed {ratios['windowed']:.2f}x; "
+            f"PyTorch eager (windowed, W) p50 {inference['eager_p50_ms']:.3f} ms, p99 {inference['eager_p99_ms']:.3f} ms"
         )
         results = {}
         for mode, path, seconds, rate in (
@@ -332,8 +359,12 @@ def main() -> None:
     headline |= {f"infer_{key}": v for key, v in inference.items()}
     headline |= {
         "ratio_p99_late_srl_vs_unlocked": ratio,
-        "ratio_p99_infer_eager_vs_onnx": inference["eager_p99_ms"] / inference["onnx_p99_ms"],
+        "ratio_p99_infer_eager_vs_onnx": inference["eager_p99_ms"] / inference["windowed_w_call_p99_ms"],
         "student_parameters": params,
+        "infer_p99_ms": inference["stream_w_call_p99_ms"],
+        "window_cost_ratio": ratios["stream"],
+        "windowed_infer_p99_ms": inference["windowed_w_call_p99_ms"],
+        "windowed_window_cost_ratio": ratios["windowed"],
     }
     print_headline(headline, args.quick)
 

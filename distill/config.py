@@ -7,6 +7,15 @@ from dataclasses import dataclass
 from firmware_bridge.config import register_kind
 from firmware_bridge.config.schema import spec
 
+TCN_KERNEL = 3
+TCN_DILATIONS = (1, 2, 4, 8)
+
+
+def tcn_receptive_field(kernel: int = TCN_KERNEL, dilations: tuple[int, ...] = TCN_DILATIONS) -> int:
+    """Periods the causal TCN's newest output sees: two convolutions per dilation (distill.models.CausalTCN)."""
+    return 1 + 2 * (kernel - 1) * sum(dilations)
+
+
 THIGH_CHANNELS = [f"{imu}.{q}_{a}" for imu in ("thigh_r", "thigh_l") for q in ("gyro", "accel") for a in "xyz"]
 
 
@@ -33,6 +42,21 @@ class StudentConfig:
     window: int = spec(64, gt=0, doc="periods at the device rate")
     channels: list[str] = spec(THIGH_CHANNELS)
     mirror: bool = spec(False, doc="one leg's network serves both legs, the left leg's IMUs reflected (distill.models)")
+    streaming: bool = spec(
+        True,
+        doc="export the TCN's streaming form: one new sample per call, its convolutions' recent inputs carried as "
+        "state (distill/streaming.py); trained windowed either way. GRU and MLP students export windowed",
+    )
+
+    def validate(self) -> list[str]:
+        """Checked at load, before any rollout: the streaming form must reproduce the windowed student exactly."""
+        field = tcn_receptive_field()
+        if self.streaming and self.architecture == "tcn" and self.window < field:
+            return [
+                f"window: {self.window} periods do not cover the TCN's receptive field ({field}), which its streaming "
+                f"export needs; use window >= {field} or streaming: false"
+            ]
+        return []
 
 
 @dataclass(frozen=True)

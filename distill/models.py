@@ -3,6 +3,12 @@
 The causal temporal convolutional network is the default: dilated 1-D convolutions that only look back,
 so the output at the newest sample depends on the window alone, in the layout the device builds.
 With ``mirror``, one leg's network serves both legs (:class:`MirroredStudent`).
+
+Both also run as streams (``stream``): each convolution keeps the last ``(kernel - 1) · dilation`` inputs it
+saw as state, so a call takes only new samples and costs the same whatever the window. From zero state the
+stream computes what the windowed forward computes with its zero padding; once the window covers the
+receptive field the windowed output at the newest sample no longer sees that padding, so the two agree
+exactly on every later sample (distill/streaming.py exports this form).
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from distill.config import StudentConfig
+from distill.config import TCN_DILATIONS, TCN_KERNEL, StudentConfig, tcn_receptive_field
 from firmware_bridge.features import FeatureSpec
 
 MIRROR_SIGNS = {"gyro_x": -1.0, "gyro_y": -1.0, "gyro_z": 1.0, "accel_x": 1.0, "accel_y": 1.0, "accel_z": -1.0}
@@ -33,25 +39,47 @@ class CausalConvBlock(nn.Module):
         y = self.conv2(nn.functional.pad(y, (self.pad, 0)))
         return self.act(x + y)
 
+    def stream(self, x: torch.Tensor, state: list[torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """``x`` (batch, channels, n new steps); ``state``: each convolution's last ``pad`` inputs, oldest first."""
+        seen1 = torch.cat([state[0], x], dim=2)
+        y = self.act(self.conv1(seen1))
+        seen2 = torch.cat([state[1], y], dim=2)
+        return self.act(x + self.conv2(seen2)), [seen1[:, :, -self.pad :], seen2[:, :, -self.pad :]]
+
 
 class CausalTCN(nn.Module):
     def __init__(
         self,
         in_channels: int,
         hidden: int = 64,
-        kernel: int = 3,
-        dilations: tuple[int, ...] = (1, 2, 4, 8),
+        kernel: int = TCN_KERNEL,
+        dilations: tuple[int, ...] = TCN_DILATIONS,
         outputs: int = 2,
     ):
         super().__init__()
+        if kernel < 2:
+            raise ValueError(f"a causal TCN needs kernel >= 2 to see the past, got {kernel}")
         self.inp = nn.Conv1d(in_channels, hidden, 1)
         self.blocks = nn.Sequential(*(CausalConvBlock(hidden, kernel, d) for d in dilations))
         self.head = nn.Linear(hidden, outputs)
-        self.receptive_field = 1 + 2 * (kernel - 1) * sum(dilations)
+        self.receptive_field = tcn_receptive_field(kernel, dilations)
 
     def forward(self, window: torch.Tensor) -> torch.Tensor:
         x = self.blocks(self.inp(window.transpose(1, 2)))  # NWC → NCW
         return self.head(x[:, :, -1])  # the newest time step
+
+    def state_shapes(self, batch: int) -> list[tuple[int, int, int]]:
+        """The stream's state: per block, its two convolutions' (batch, hidden, (kernel - 1) · dilation)."""
+        return [(batch, self.inp.out_channels, block.pad) for block in self.blocks for _ in range(2)]
+
+    def stream(self, samples: torch.Tensor, state: list[torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """``samples`` (batch, n new steps, channels) → (the output at the newest step, the next state)."""
+        x = self.inp(samples.transpose(1, 2))
+        next_state: list[torch.Tensor] = []
+        for i, block in enumerate(self.blocks):
+            x, block_state = block.stream(x, state[2 * i : 2 * i + 2])
+            next_state += block_state
+        return self.head(x[:, :, -1]), next_state
 
 
 def parameter_count(model: nn.Module) -> int:
@@ -108,10 +136,29 @@ class MirroredStudent(nn.Module):
         self.register_buffer("offset", (torch.tensor(sign) * mean[left] - mean[right]) / std[right])
 
     def forward(self, window: torch.Tensor) -> torch.Tensor:
+        return self._join(self.leg(self._legs(window)), window.shape[0])
+
+    @property
+    def receptive_field(self) -> int:
+        return self.leg.receptive_field
+
+    def state_shapes(self, batch: int) -> list[tuple[int, int, int]]:
+        """The leg network's stream state for both legs: its batch is (right legs, then left legs)."""
+        return self.leg.state_shapes(2 * batch)
+
+    def stream(self, samples: torch.Tensor, state: list[torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        out, next_state = self.leg.stream(self._legs(samples), state)
+        return self._join(out, samples.shape[0]), next_state
+
+    def _legs(self, window: torch.Tensor) -> torch.Tensor:
+        """(batch, T, channels) → (2 · batch, T, right-leg channels): right legs, then reflected left legs."""
         right = window[:, :, self.right_index]
         left = window[:, :, self.left_index] * self.scale + self.offset
-        both = self.leg(torch.cat([right, left], dim=0))
-        return torch.cat([both[: window.shape[0]], both[window.shape[0] :]], dim=1)
+        return torch.cat([right, left], dim=0)
+
+    @staticmethod
+    def _join(both: torch.Tensor, batch: int) -> torch.Tensor:
+        return torch.cat([both[:batch], both[batch:]], dim=1)
 
 
 def mirrored_channels(channels: tuple[str, ...]) -> tuple[list[int], list[int], list[float]]:

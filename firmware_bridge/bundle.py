@@ -8,6 +8,11 @@ the manifest's ``shaping`` section (the shaping chain and limits the student was
 the device config. Any mismatch raises :class:`BundleError` naming the field, what the bundle says and
 what was expected. A shaping mismatch alone may be accepted with an explicit override
 (``accept_shaping_mismatch``), which the caller must log: :attr:`Bundle.shaping_mismatches`.
+
+A bundle holds one of two kinds of model (``model.kind``; bundles from before streaming have no kind and
+are windowed): ``windowed`` takes the whole feature window each call; ``streaming`` takes only the samples
+since its previous call plus its state (``model.state``: one tensor per entry, fed back from the output named
+``next``), which the runtime holds and zeroes whenever the feature window restarts.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ FORMAT = "hipexo-bundle"
 FORMAT_VERSION = 1
 OUTPUT_SIDES = ["right", "left"]
 ONNX_DTYPES = {"tensor(float)": "float32", "tensor(double)": "float64"}
+KINDS = ("windowed", "streaming")
 
 
 class BundleError(ValueError):
@@ -46,6 +52,13 @@ class TensorSpec:
 
 
 @dataclass(frozen=True)
+class StateSpec(TensorSpec):
+    """One streaming state tensor: fed as input ``name``, returned as output ``next``."""
+
+    next: str
+
+
+@dataclass(frozen=True)
 class Bundle:
     directory: Path
     manifest: dict[str, Any]
@@ -56,6 +69,8 @@ class Bundle:
     signature: SignatureCheck
     shaping_mismatches: tuple[str, ...] = ()
     """Differences from the device's shaping accepted under ``accept_shaping_mismatch``."""
+    state: tuple[StateSpec, ...] = ()
+    """A streaming model's state tensors; empty for a windowed model."""
 
     @property
     def model_sha256(self) -> str:
@@ -161,6 +176,10 @@ def load_bundle(
     sides = model.get("output_sides")
     if sides != OUTPUT_SIDES:
         problems.append(f"model.output_sides: expected {OUTPUT_SIDES}, got {sides!r}")
+    kind = model.get("kind", "windowed")
+    if kind not in KINDS:
+        problems.append(f"model.kind: expected one of {list(KINDS)}, got {kind!r}")
+    state = _state(model, problems) if kind == "streaming" else ()
     feats = _require(manifest, "features", "", problems, dict) or {}
     spec = None
     try:
@@ -170,6 +189,7 @@ def load_bundle(
             rate_hz=float(feats["rate_hz"]),
             mean=tuple(float(v) for v in feats["mean"]),
             std=tuple(float(v) for v in feats["std"]),
+            stream=kind == "streaming",
         )
     except (KeyError, TypeError, ValueError) as exc:
         problems.append(f"features: {exc if not isinstance(exc, KeyError) else f'missing {exc}'}")
@@ -191,7 +211,7 @@ def load_bundle(
         raise BundleError(bundle_dir, problems)
 
     assert spec is not None and tensor_in is not None and tensor_out is not None
-    expected_in = [1, spec.window, len(spec.channels)]
+    expected_in = [1, 1 if spec.stream else spec.window, len(spec.channels)]
     if tensor_in.shape != expected_in:
         problems.append(f"model.input.shape: {tensor_in.shape} does not match features (expected {expected_in})")
     if tensor_out.shape != [1, 2]:
@@ -214,46 +234,69 @@ def load_bundle(
     except Exception as exc:  # onnxruntime raises its own exception types for unreadable graphs
         problems.append(f"model.file: ONNX Runtime cannot load {model_file} ({exc})")
         raise BundleError(bundle_dir, problems) from exc
-    _compare_graph("input", session.get_inputs(), tensor_in, problems)
-    _compare_graph("output", session.get_outputs(), tensor_out, problems)
+    if spec.stream and spec.window < model.get("receptive_field", 0):
+        problems.append(
+            f"features.window: {spec.window} periods do not cover model.receptive_field "
+            f"{model['receptive_field']}: a restart would not refill the stream's whole history"
+        )
+    _compare_graph("input", session.get_inputs(), [tensor_in, *state], problems)
+    outputs = [tensor_out, *(TensorSpec(s.next, s.shape, s.dtype) for s in state)]
+    _compare_graph("output", session.get_outputs(), outputs, problems)
     if problems:
         raise BundleError(bundle_dir, problems)
     return Bundle(
-        bundle_dir, manifest, bundle_dir / model_file, tensor_in, tensor_out, spec, signature, tuple(mismatches)
+        bundle_dir, manifest, bundle_dir / model_file, tensor_in, tensor_out, spec, signature, tuple(mismatches), state
     )
 
 
-def _compare_graph(kind: str, graph: list[Any], declared: TensorSpec, problems: list[str]) -> None:
-    if len(graph) != 1:
-        problems.append(f"model.{kind}: the ONNX graph has {len(graph)} {kind}s, the runtime needs exactly one")
+def _state(model: dict, problems: list[str]) -> tuple[StateSpec, ...]:
+    entries = _require(model, "state", "model.", problems, list) or []
+    state = []
+    for i, entry in enumerate(entries):
+        tensor = _tensor(entry, f"model.state[{i}].", problems)
+        next_name = _require(entry, "next", f"model.state[{i}].", problems, str)
+        if tensor is not None and next_name is not None:
+            state.append(StateSpec(tensor.name, tensor.shape, tensor.dtype, next_name))
+    _require(model, "receptive_field", "model.", problems, int)
+    return tuple(state)
+
+
+def _compare_graph(kind: str, graph: list[Any], declared: list[TensorSpec], problems: list[str]) -> None:
+    if len(graph) != len(declared):
+        wanted = "exactly one" if len(declared) == 1 else f"{len(declared)} (the model and its state)"
+        problems.append(f"model.{kind}: the ONNX graph has {len(graph)} {kind}s, the runtime needs {wanted}")
         return
-    node = graph[0]
-    if node.name != declared.name:
-        problems.append(f"model.{kind}.name: manifest {declared.name!r}, ONNX graph {node.name!r}")
-    dtype = ONNX_DTYPES.get(node.type, node.type)
-    if dtype != declared.dtype:
-        problems.append(f"model.{kind}.dtype: manifest {declared.dtype}, ONNX graph {dtype}")
-    graph_shape = [d if isinstance(d, int) else None for d in node.shape]
-    if len(graph_shape) != len(declared.shape) or any(
-        g is not None and g != d for g, d in zip(graph_shape, declared.shape, strict=False)
-    ):
-        problems.append(f"model.{kind}.shape: manifest {declared.shape}, ONNX graph {list(node.shape)}")
+    for i, (node, spec) in enumerate(zip(graph, declared, strict=True)):
+        where = f"model.{kind}" if i == 0 else f"model.state[{i - 1}]"
+        if node.name != spec.name:
+            problems.append(f"{where}.name: manifest {spec.name!r}, ONNX graph {node.name!r}")
+        dtype = ONNX_DTYPES.get(node.type, node.type)
+        if dtype != spec.dtype:
+            problems.append(f"{where}.dtype: manifest {spec.dtype}, ONNX graph {dtype}")
+        graph_shape = [d if isinstance(d, int) else None for d in node.shape]
+        if len(graph_shape) != len(spec.shape) or any(
+            g is not None and g != d for g, d in zip(graph_shape, spec.shape, strict=False)
+        ):
+            problems.append(f"{where}.shape: manifest {spec.shape}, ONNX graph {list(node.shape)}")
 
 
 INPUT_NAME = "imu_window"
+STREAM_INPUT_NAME = "imu_samples"
 OUTPUT_NAME = "hip_command"
 
 
 def manifest_for(spec: FeatureSpec, command_full_scale_nm_per_kg: float, **sections: Any) -> dict[str, Any]:
-    """The manifest of a ``student.onnx`` with one (1, window, channels) input and one (1, 2) output.
+    """The manifest of a windowed ``student.onnx``: one (1, window, channels) input and one (1, 2) output.
 
-    ``sections`` adds or extends top-level entries (``provenance``, ``shaping``, extra ``model`` fields).
+    ``sections`` adds or extends top-level entries (``provenance``, ``shaping``, extra ``model`` fields:
+    :func:`streaming_model` for a streaming student).
     """
     manifest: dict[str, Any] = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "model": {
             "file": "student.onnx",
+            "kind": "windowed",
             "input": {"name": INPUT_NAME, "shape": [1, spec.window, len(spec.channels)], "dtype": "float32"},
             "output": {"name": OUTPUT_NAME, "shape": [1, 2], "dtype": "float32"},
             "output_sides": OUTPUT_SIDES,
@@ -271,6 +314,21 @@ def manifest_for(spec: FeatureSpec, command_full_scale_nm_per_kg: float, **secti
     for key, value in sections.items():
         manifest[key] = {**manifest[key], **value} if isinstance(manifest.get(key), dict) else value
     return manifest
+
+
+def streaming_model(
+    spec: FeatureSpec, state: list[tuple[str, tuple[int, ...]]], receptive_field: int
+) -> dict[str, Any]:
+    """The ``model`` fields of a streaming student: its per-call input (the time axis is dynamic in the graph:
+    one sample per cycle, the whole window on a restart), its state tensors and its receptive field."""
+    return {
+        "kind": "streaming",
+        "input": {"name": STREAM_INPUT_NAME, "shape": [1, 1, len(spec.channels)], "dtype": "float32"},
+        "state": [
+            {"name": name, "next": f"{name}_next", "shape": list(shape), "dtype": "float32"} for name, shape in state
+        ],
+        "receptive_field": receptive_field,
+    }
 
 
 def write_manifest(bundle_dir: Path, manifest: dict[str, Any]) -> Path:

@@ -3,7 +3,9 @@
 Every device period the loop pushes the newest reading of each IMU; the window copies the declared
 channels in the declared order, normalises them ``(x - mean) / std`` and keeps the last ``window``
 periods. :meth:`FeatureWindow.tensor` returns a ``(1, window, channels)`` float32 array without copying
-(the ring is stored twice over, so the newest ``window`` rows are always contiguous).
+(the ring is stored twice over, so the newest ``window`` rows are always contiguous). For a streaming
+student (``FeatureSpec.stream``) it returns a :class:`StreamChunk` instead: only the samples the model has
+not seen, and whether its carried state must start from zero because the history was cleared.
 
 Alongside the data the window reports freshness: the age of each IMU's newest sample, IMUs that never
 reported, and periods in which an IMU had no new sample (a gap). Training code builds windows through
@@ -36,13 +38,18 @@ def parse_channel(channel: str) -> tuple[str, int]:
 
 @dataclass(frozen=True)
 class FeatureSpec:
-    """What the student reads: channel names in order, window length, rate and normalisation."""
+    """What the student reads: channel names in order, window length, rate and normalisation.
+
+    ``window`` is also the clean history the runtime waits for after a clear before the student's output
+    counts; ``stream`` hands a streaming student only its new samples (:class:`StreamChunk`).
+    """
 
     channels: tuple[str, ...]
     window: int
     rate_hz: float
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    stream: bool = False
 
     def __post_init__(self) -> None:
         n = len(self.channels)
@@ -80,6 +87,17 @@ class WindowStatus(NamedTuple):
     nonfinite: bool
 
 
+class StreamChunk(NamedTuple):
+    """A streaming student's input for one call."""
+
+    samples: np.ndarray
+    """(1, n, channels) float32, oldest first: the samples pushed since the previous hand-out (one per cycle), or
+    after a restart the whole window. A view into the ring: use it before the next push."""
+    restart: bool
+    """The history was cleared (or outran the window) since the previous hand-out: the student's state starts
+    from zero, exactly as a windowed student's window refills from nothing."""
+
+
 class FeatureWindow:
     """Streaming builder of the student input; the same object runs in the simulator and on the device."""
 
@@ -103,6 +121,8 @@ class FeatureWindow:
         self._ring[:] = 0.0
         self._pos = 0
         self._filled = 0
+        self._unseen = 0
+        self._restart = True
         self._last_seq.clear()
 
     @property
@@ -149,11 +169,20 @@ class FeatureWindow:
         self._ring[self._pos + window] = row
         self._pos = (self._pos + 1) % window
         self._filled += 1
+        self._unseen += 1
         return nonfinite
 
-    def tensor(self) -> np.ndarray:
-        """The student input, shape ``(1, window, channels)``, float32, oldest period first."""
-        return self._ring[self._pos : self._pos + self.spec.window][None]
+    def tensor(self) -> np.ndarray | StreamChunk:
+        """The student input: the ``(1, window, channels)`` float32 window, oldest period first, or for a
+        streaming spec the :class:`StreamChunk` of what the student has not seen yet (call after a push)."""
+        window = self.spec.window
+        if not self.spec.stream:
+            return self._ring[self._pos : self._pos + window][None]
+        restart = self._restart or self._unseen > window
+        end = self._pos + window
+        chunk = StreamChunk(self._ring[end - min(self._unseen, window) : end][None], restart)
+        self._unseen, self._restart = 0, False
+        return chunk
 
 
 def sliding_windows(spec: FeatureSpec, imu_names: Sequence[str], imu_values: np.ndarray) -> np.ndarray:
@@ -163,11 +192,22 @@ def sliding_windows(spec: FeatureSpec, imu_names: Sequence[str], imu_values: np.
     Returns ``(T - window + 1, window, channels)`` float32 windows, row ``i`` ending at period
     ``i + window - 1``, identical to what the streaming window holds at that period.
     """
-    mean, inv_std = _normalisation(spec)
-    normalised = ((imu_values[:, _source_index(spec, imu_names)] - mean) * inv_std).astype(np.float32)
-    normalised[~np.isfinite(normalised)] = 0.0
-    view = np.lib.stride_tricks.sliding_window_view(normalised, spec.window, axis=0)
+    return windows_of(normalised(spec, imu_names, imu_values), spec.window)
+
+
+def windows_of(rows: np.ndarray, window: int) -> np.ndarray:
+    """``(T - window + 1, window, channels)``: every window of ``(T, channels)`` rows, oldest first, row ``i``
+    ending at row ``i + window - 1``."""
+    view = np.lib.stride_tricks.sliding_window_view(rows, window, axis=0)
     return np.ascontiguousarray(view.transpose(0, 2, 1))
+
+
+def normalised(spec: FeatureSpec, imu_names: Sequence[str], imu_values: np.ndarray) -> np.ndarray:
+    """``(T, channels)`` float32: the rows the streaming window pushes, one per period (the offline twin)."""
+    mean, inv_std = _normalisation(spec)
+    rows = ((imu_values[:, _source_index(spec, imu_names)] - mean) * inv_std).astype(np.float32)
+    rows[~np.isfinite(rows)] = 0.0
+    return rows
 
 
 def _source_index(spec: FeatureSpec, imu_names: Sequence[str]) -> np.ndarray:

@@ -41,7 +41,8 @@ def test_smoke_distillation_writes_data_and_a_bundle_the_runtime_accepts(
     provenance = bundle.manifest["provenance"]
     assert provenance["onnx_parity_max_abs"] <= 1e-5
     assert provenance["datasets_sha256"]["round_1"] == meta["sha256"]  # the data it was fitted on, by hash
-    assert bundle.input.shape == [1, 16, 12] and bundle.features.rate_hz == 100.0
+    assert bundle.manifest["model"]["kind"] == "streaming" and bundle.features.stream  # the default student
+    assert bundle.input.shape == [1, 1, 12] and bundle.features.window == 64 and bundle.features.rate_hz == 100.0
     assert main(["bundle", "verify", str(out / "bundle"), "--allow-unsigned"]) == 0  # signing: test_signing.py
     assert '"format": "hipexo-bundle"' in capsys.readouterr().out
     figures = json.loads((out / "eval" / "eval.json").read_text())

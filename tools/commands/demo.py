@@ -57,7 +57,7 @@ def run_demo(args: argparse.Namespace) -> int:
     _step(1, f"distil a student from the teacher {config.teacher}")
     result = distil(config)
     _step(2, "export ONNX and write the bundle")
-    bundle, worst = bundle_from_distillation(result, device)
+    bundle, worst = bundle_from_distillation(result, device, config.student.streaming)
     print(f"bundle {bundle}: ONNX parity max |Δ| {worst:.1e}")
 
     _step(3, "sign the bundle with a new key")

@@ -87,7 +87,7 @@ def _export(config) -> None:
     from firmware_bridge.config import DeviceConfig, load_config
 
     device = load_config(default_config("device", "hip_exo"), DeviceConfig)
-    bundle, worst = bundle_from_distillation(load_trained(config), device)
+    bundle, worst = bundle_from_distillation(load_trained(config), device, config.student.streaming)
     print(f"  bundle {bundle} (ONNX parity max |Δ| {worst:.1e}); sign it: hipexo bundle sign {bundle} --key K")
 
 
