@@ -14,7 +14,7 @@ from device_bench import RuntimeUnderTest
 from test_runtime import assist_then, faults, stop
 
 from firmware_bridge.runtime.safety import State
-from firmware_bridge.runtime.timing import STAGES
+from firmware_bridge.trial.latency import arrival_to_command_ms
 
 PERIOD_NS = 10_000_000
 SLEW_NS = 100_000
@@ -25,18 +25,6 @@ def assisting_cycles(run: RuntimeUnderTest) -> list[tuple[int, dict]]:
     return [(t, m) for t, m in run.log().messages["/timing"] if m["state"] == int(State.ASSISTING)]
 
 
-def arrival_to_command_ms(run: RuntimeUnderTest) -> np.ndarray:
-    """Per assisting cycle that took in a new frame: newest frame's arrival → its command written."""
-    arrivals = np.array([t for t, _ in run.log().messages["/imu/raw"]])
-    out, used = [], -1
-    for t, m in assisting_cycles(run):
-        k = np.searchsorted(arrivals, t + 1e3 * m["read_us"], side="right") - 1
-        if k > used:  # a frame no earlier cycle used
-            used = k
-            out.append((t + 1e3 * sum(m[f"{s}_us"] for s in STAGES[:5]) - arrivals[k]) / 1e6)
-    return np.array(out)
-
-
 def test_a_frame_arriving_mid_period_gets_its_command_at_once(bench):
     # 97 Hz against the 100 Hz loop, no phase lock: frames land at every point of the period in turn, so a
     # loop acting only on deadlines answers in ~5 ms at the median; the event-driven one in its cycle's work
@@ -44,7 +32,7 @@ def test_a_frame_arriving_mid_period_gets_its_command_at_once(bench):
     assist_then(run)
     time.sleep(2.0)
     assert stop(run) == 0
-    latency = arrival_to_command_ms(run)
+    latency = arrival_to_command_ms(run.log(), int(State.ASSISTING))
     assert len(latency) > 100
     assert np.median(latency) < 2.0, f"median arrival → command {np.median(latency):.2f} ms"
     triggered = [m["triggered"] for _, m in assisting_cycles(run)]
