@@ -98,8 +98,13 @@ class RuntimeConfig:
     imu_port: str | None = spec(None)
     motor_port: str | None = spec(None)
     spin_before_deadline_s: float = spec(0.0008, ge=0.0, lt=0.01)
-    phase_lock: bool = spec(True, doc="shift the loop's deadlines to just after the IMU frames arrive")
-    phase_lock_delay_s: float = spec(0.0005, ge=0.0, lt=0.01, doc="target time from IMU arrival to cycle start")
+    trigger_on_imu: bool = spec(
+        True, doc="start a cycle as soon as a complete IMU sample arrives (one per period, the deadline bounds it)"
+    )
+    phase_lock: bool = spec(True, doc="shift the loop's deadlines to follow the IMU stream")
+    phase_lock_delay_s: float = spec(
+        0.0005, ge=0.0, lt=0.01, doc="with trigger_on_imu off: target time from IMU arrival to cycle start"
+    )
     phase_lock_slew_s: float = spec(0.0001, gt=0.0, lt=0.005, doc="largest deadline shift per cycle")
     watchdog: WatchdogConfig = spec(WatchdogConfig())
     log_queue_size: int = spec(4096, ge=16)

@@ -1,10 +1,14 @@
 """The device loop: read IMUs → feature window → controller → safety → shaping → command + heartbeat → log.
 
-One thread, one cycle per period of the :class:`DeadlineClock`. Between cycles the loop waits on the
-IMU port with ``select`` so frames are stamped when they arrive; with phase locking on, the deadlines
-drift (by at most ``phase_lock_slew_s`` per cycle) until each cycle starts just after the IMU frame it
-uses, which keeps arrival → command latency to the cycle's own work. Nothing in a cycle blocks on the
-trial log: records go to a bounded queue of a separate process.
+One thread, at most one cycle per period of the :class:`DeadlineClock`. Between cycles the loop waits on
+the IMU port with ``select`` so frames are stamped when they arrive. With ``trigger_on_imu`` a cycle
+starts the moment a complete IMU sample (every IMU the student reads) has arrived, so arrival → command
+latency is the cycle's own work; when none arrives the period's deadline starts it, so the stale-data,
+silent-link and watchdog checks and the heartbeat run every period exactly as in a periodic loop. With
+phase locking on, the deadlines drift (by at most ``phase_lock_slew_s`` per cycle) until each falls half
+a period after the samples (a sample early or late by up to half a period still has its own period), or,
+without the trigger, until each cycle starts ``phase_lock_delay_s`` after its sample. Nothing in a cycle
+blocks on the trial log: records go to a bounded queue of a separate process.
 
 Any exception in a cycle (read, features, infer, shape, write, log) or between cycles stops the loop at
 once: a zero-torque command goes out (by a second, simpler write path if the normal one is what
@@ -99,6 +103,10 @@ class DeviceRuntime:
         self._pending_imu: list[tuple[int, int, int, tuple]] = []
         self._pending_status: list[tuple[int, float, float, int, int, float | None]] = []
         self._newest_arrival_ns = 0
+        self._fresh: set[int] = set()
+        """IMUs with a reading newer than the last cycle's read stage."""
+        self._sample_complete_ns = 0
+        """When the newest complete sample (every IMU the window reads) arrived, 0 until one does."""
         self._bad_frames_seen = {id(link): 0 for link in self.links}
         self._crc_seen = {id(link): 0 for link in self.links}
         self.bad_frames = 0
@@ -147,7 +155,7 @@ class DeviceRuntime:
         try:
             while self.machine.state != State.STOPPED:
                 self.stage = "read"  # waiting for the deadline is reading the IMU port
-                self.clock.wait(timing, self._idle)
+                self.clock.wait(timing, self._idle, self._sample_due if self.runtime.trigger_on_imu else None)
                 if end_ns is not None and timing.start_ns >= end_ns:
                     self.request_stop(f"duration of {duration_s:g} s reached")
                 self.step(timing)
@@ -194,9 +202,11 @@ class DeviceRuntime:
 
         self.stage = "read"
         self._read_links()
+        self._fresh.clear()
+        self._sample_complete_ns = 0  # this cycle uses every frame taken so far
         inputs.serial_error = next((link.error for link in self.links if not link.is_open), None)
         inputs.imu_silent_s = (t0 - self._last_frame_ns) / 1e9
-        self._phase_lock(t0)
+        self._phase_lock(timing)
         t1 = time.monotonic_ns()
 
         self.stage = "features"
@@ -253,6 +263,7 @@ class DeviceRuntime:
                     lateness_ns=timing.lateness_ns,
                     skipped=timing.skipped,
                     stage_ns=tuple(stage[name] for name in STAGES),
+                    triggered=timing.triggered,
                     overrun=self.clock.overrun_streak > 0,
                     log_drops=self.logger.drops,
                 )
@@ -297,6 +308,10 @@ class DeviceRuntime:
         if ready:
             self._take_frames(link)
 
+    def _sample_due(self) -> int:
+        """The clock's trigger: when a complete IMU sample arrived that no cycle has used yet (else 0)."""
+        return self._sample_complete_ns
+
     def _read_links(self) -> None:
         for link in self.links:
             key = id(link)
@@ -329,6 +344,9 @@ class DeviceRuntime:
                     same = previous is not None and previous.reading[1:3] == reading[1:3]
                     self._frozen[reading.imu_id] = self._frozen.get(reading.imu_id, 0) + 1 if same else 0
                     self.latest[reading.imu_id] = LatestImu(reading, now_ns / 1e9, frame.seq)
+                    self._fresh.add(reading.imu_id)
+                if not self._sample_complete_ns and self._fresh.issuperset(self.window.imu_ids):
+                    self._sample_complete_ns = now_ns
                 limit = self.runtime.watchdog.frozen_samples
                 self.inputs.frozen_imus = tuple(i for i, n in self._frozen.items() if limit and n >= limit)
                 self._pending_imu.append((frame.seq, frame.device_time_us, now_ns, tuple(message.readings)))
@@ -356,14 +374,17 @@ class DeviceRuntime:
                 self.inputs.controller_fault_bits |= ControllerFault.INTERNAL  # until a status frame clears it
                 self._event("fault", f"motor controller reports fault {message.code}: {message.text}")
 
-    def _phase_lock(self, cycle_start_ns: int) -> None:
+    def _phase_lock(self, timing: CycleTiming) -> None:
         if not self.runtime.phase_lock or self._newest_arrival_ns == 0:
             return
         period = self.clock.period_ns
-        age = cycle_start_ns - self._newest_arrival_ns
-        if age > period:  # no frame this period: nothing to lock to
+        if self.runtime.trigger_on_imu:  # the deadline half a period after the sample
+            age, target = timing.deadline_ns - self._newest_arrival_ns, period // 2
+        else:  # the cycle start a short delay after it
+            age, target = timing.start_ns - self._newest_arrival_ns, round(self.runtime.phase_lock_delay_s * 1e9)
+        if abs(age) > period:  # no frame this period: nothing to lock to
             return
-        error = age - round(self.runtime.phase_lock_delay_s * 1e9)
+        error = age - target
         error = (error + period // 2) % period - period // 2  # nearest way round the cycle
         slew = round(self.runtime.phase_lock_slew_s * 1e9)
         self.clock.shift(-max(-slew, min(slew, error)))

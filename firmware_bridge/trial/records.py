@@ -36,6 +36,8 @@ class CycleRecord(NamedTuple):
     stage_ns: tuple[int, ...]
     overrun: bool
     log_drops: int
+    triggered: bool = False
+    """Started by a complete IMU sample rather than by the period's deadline."""
 
 
 class EventRecord(NamedTuple):
@@ -121,6 +123,7 @@ def cycle_messages(record: CycleRecord, stage_names: tuple[str, ...]) -> list[tu
         "lateness_us": record.lateness_ns / 1e3,
         "skipped": record.skipped,
         "overrun": record.overrun,
+        "triggered": record.triggered,
         "log_drops": record.log_drops,
     }
     timing.update({f"{name}_us": ns / 1e3 for name, ns in zip(stage_names, record.stage_ns, strict=True)})

@@ -1,11 +1,14 @@
 """The trial logger: a child process that owns the MCAP file, fed through a non-blocking pipe.
 
-The loop pickles each record and writes it to the pipe in one ``os.write`` of at most ``PIPE_BUF``
-bytes, which the kernel makes atomic: either the whole record goes in, or (pipe full) nothing does and
-the record is dropped and counted; the count rides along in later records. No feeder thread, no lock:
-nothing in the logging path competes with the loop. The pipe holds ``log_queue_size`` typical records.
-The child flushes the file every ``FLUSH_INTERVAL_S`` so that a SIGKILL of everything loses at most that
-much; if only the runtime dies, the child sees the pipe close and finishes the file properly.
+The loop packs each record into bytes with precompiled structs (``packing.py``: no pickling in the loop)
+and writes it to the pipe in one ``os.write`` of at most ``PIPE_BUF`` bytes, which the kernel makes
+atomic: either the whole record goes in, or (pipe full) nothing does and the record is dropped and
+counted; the count rides along in later records. No feeder thread, no lock: nothing in the logging path
+competes with the loop. The pipe holds ``log_queue_size`` typical records. The child does not wait on the
+pipe (a waiting reader makes every write a wake-up, paid by the loop): it sleeps ``DRAIN_INTERVAL_S`` and
+then takes everything written meanwhile. It flushes the file every ``FLUSH_INTERVAL_S`` so that a SIGKILL
+of everything loses at most that much; if only the runtime dies, the child reads the pipe's end and
+finishes the file properly.
 
 The child ignores SIGINT and SIGTERM: Ctrl-C at a terminal and ``systemctl stop`` signal the whole
 process group, and the log must outlive the runtime's fade-out to record it. The runtime tells it when
@@ -20,19 +23,20 @@ import fcntl
 import json
 import multiprocessing as mp
 import os
-import pickle
 import select
 import signal
-import struct
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from firmware_bridge.runtime.timing import STAGES
+from firmware_bridge.trial.packing import ImuFrames, pack_cycle, pack_frames, pack_other, split, unpack
 from firmware_bridge.trial.records import TOPICS, CycleRecord, EventRecord, cycle_messages, imu_messages
 
 FLUSH_INTERVAL_S = 0.25
-TYPICAL_RECORD_BYTES = 600
+DRAIN_INTERVAL_S = 0.02
+TYPICAL_RECORD_BYTES = 400
 MAX_PIPE_BYTES = 1 << 20
 F_SETPIPE_SZ = 1031
 IMU_FRAMES_PER_PIECE = 4
@@ -86,17 +90,17 @@ class TrialLogger:
             raise LoggerStartError(f"cannot write the trial log {self.path}: {problem}")
 
     def cycle(self, record: CycleRecord) -> None:
-        frame = _frame(record)
+        frame = pack_cycle(record)
         if len(frame) <= select.PIPE_BUF:
             self._write(frame)
             return
         # After a stall many IMU frames pile up: send them in pieces that each fit one atomic write.
         for start in range(0, len(record.imu_frames), IMU_FRAMES_PER_PIECE):
-            self._write(_frame(ImuFrames(record.imu_frames[start : start + IMU_FRAMES_PER_PIECE])))
-        self._write(_frame(record._replace(imu_frames=[])))
+            self._write(pack_frames(record.imu_frames[start : start + IMU_FRAMES_PER_PIECE]))
+        self._write(pack_cycle(record._replace(imu_frames=[])))
 
     def event(self, t_ns: int, kind: str, text: str, **fields: Any) -> None:
-        self._write(_frame(EventRecord(t_ns, kind, text, fields)))
+        self._write(pack_other(EventRecord(t_ns, kind, text, fields)))
 
     def _write(self, frame: bytes) -> None:
         if len(frame) > select.PIPE_BUF:
@@ -113,7 +117,7 @@ class TrialLogger:
         """Let the child drain the pipe and finish the file (summary and index); True when it did."""
         os.set_blocking(self._fd, True)
         try:
-            os.write(self._fd, _frame(_STOP))
+            os.write(self._fd, pack_other(_STOP))
         except OSError:
             pass
         self._writer.close()
@@ -133,18 +137,6 @@ def _wait_ready(ready: Any, process: Any) -> str | None:
             message = f"the logger process exited (code {process.exitcode})"
         return None if message == "ready" else str(message)
     return f"the logger process did not start within {READY_TIMEOUT_S:g} s"
-
-
-class ImuFrames(NamedTuple):
-    """IMU frames of one cycle sent ahead of their cycle record (only after a stall)."""
-
-    frames: list[tuple[int, int, int, tuple]]
-
-
-def _frame(item: Any) -> bytes:
-    """``multiprocessing.Connection`` framing (4-byte big-endian length), so the child can ``recv_bytes``."""
-    data = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
-    return struct.pack("!i", len(data)) + data
 
 
 def _grow_pipe(fd: int, size: int) -> None:
@@ -190,11 +182,11 @@ def _writer_main(
         ready.close()
         sequence = 0
         last_flush = time.monotonic()
-        while True:
-            try:
-                item = pickle.loads(pipe.recv_bytes()) if pipe.poll(0.1) else None
-            except (EOFError, OSError):  # the runtime is gone: keep what is complete
-                break
+        fd = pipe.fileno()
+        os.set_blocking(fd, False)
+        pending = bytearray()
+        for body in _drain(fd, pending):
+            item = unpack(body)
             if item == _STOP:
                 break
             if isinstance(item, CycleRecord):
@@ -213,3 +205,21 @@ def _writer_main(
                 writer.flush()
                 last_flush = time.monotonic()
         writer.finish()
+
+
+def _drain(fd: int, pending: bytearray) -> Iterator[bytes]:
+    """Message bodies from the pipe, every ``DRAIN_INTERVAL_S``, until the runtime's end closes it."""
+    while True:
+        time.sleep(DRAIN_INTERVAL_S)
+        while True:
+            try:
+                chunk = os.read(fd, MAX_PIPE_BYTES)
+            except BlockingIOError:
+                break
+            except OSError:
+                return  # the runtime is gone: keep what is complete
+            if not chunk:
+                yield from split(pending)
+                return
+            pending += chunk
+        yield from split(pending)
