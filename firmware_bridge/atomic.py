@@ -23,7 +23,8 @@ def _temporary_sibling(path: Path, tag: str) -> Path:
     return path.with_name(f".{path.stem}.{tag}-{os.getpid()}{path.suffix}")
 
 
-def _fsync(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """Flush a file's or a folder's entries to disk (a folder: so a rename in it survives a power cut)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -39,7 +40,7 @@ def atomic_file(path: str | Path) -> Iterator[Path]:
     tmp = _temporary_sibling(path, "partial")
     try:
         yield tmp
-        _fsync(tmp)
+        fsync_path(tmp)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -70,7 +71,7 @@ def atomic_folder(path: str | Path) -> Iterator[Path]:
         yield staging
         for f in staging.rglob("*"):
             if f.is_file():
-                _fsync(f)
+                fsync_path(f)
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
         try:
             if path.exists():

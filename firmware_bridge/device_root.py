@@ -30,6 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from firmware_bridge.atomic import fsync_path
 from firmware_bridge.bundle import MANIFEST, BundleError, load_bundle, read_manifest
 from firmware_bridge.config import DeviceConfig, RuntimeConfig, load_config
 from firmware_bridge.config.paths import default_config
@@ -59,15 +60,7 @@ def _fsync_tree(path: Path) -> None:
         for name in files:
             with open(Path(folder) / name, "rb") as f:
                 os.fsync(f.fileno())
-        _fsync_dir(Path(folder))
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        fsync_path(Path(folder))
 
 
 class DeviceRoot:
@@ -142,7 +135,7 @@ class DeviceRoot:
                 else:
                     version = f"{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}-{digest[:12]}"
                     os.rename(staged, self.bundles / version)
-                    _fsync_dir(self.bundles)
+                    fsync_path(self.bundles)
             except BaseException:
                 shutil.rmtree(staged, ignore_errors=True)
                 raise
@@ -181,7 +174,7 @@ class DeviceRoot:
         link.unlink(missing_ok=True)
         link.symlink_to(Path("bundles") / version)
         os.replace(link, self.current)
-        _fsync_dir(self.root)
+        fsync_path(self.root)
         entry = {"utc": datetime.now(timezone.utc).isoformat(timespec="seconds"), "action": action}
         entry |= {"version": version, "note": note}
         with open(self.history, "a") as f:
