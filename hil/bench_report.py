@@ -19,6 +19,10 @@ RECOVERY_S = 1.0
 """After a scheduled fault ends, the runtime's faults this long after still belong to it (re-arming takes a soft
 start; scenarios leave this much between faults)."""
 ONSET_SLACK_S = 0.05
+FEEDER_LOOKBACK_S = 0.1
+FEEDER_GAP_PERIODS = 2.0
+"""A fault whose onset follows a gap of this many IMU periods in the bench's own writes is the bench's (its
+Python feeder, or a closed-loop walker, ran late), not the device's: it is listed with the gap, not failed."""
 
 
 @dataclass
@@ -99,7 +103,10 @@ def fault_outcomes(run: BenchRun, log: TrialLog) -> list[FaultOutcome]:
 
 def runtime_faults(run: BenchRun, log: TrialLog) -> list[dict]:
     """Every fault episode of the runtime (firmware_bridge/trial/faults.py), each marked as caused by a
-    scheduled fault or not."""
+    scheduled fault or not, and, if not, whether the bench's own feeder had gone quiet just before it
+    (``feeder_gap_ms``: the longest gap between its IMU writes in the :data:`FEEDER_LOOKBACK_S` before onset)."""
+    writes = np.array(sorted(run.imu_writes.values()))
+    period = 1.0 / run.scenario.imu_rate_hz
     out = []
     for episode in fault_episodes(log.messages.get("/events", [])):
         onset = episode.onset_ns / 1e9 - run.wall_offset_s
@@ -107,8 +114,26 @@ def runtime_faults(run: BenchRun, log: TrialLog) -> list[dict]:
             (f.type for f, a, b in run.fault_windows if a - ONSET_SLACK_S <= onset <= b + RECOVERY_S), None
         )
         t0_ns = round((run.start_s + run.wall_offset_s) * 1e9)
-        out.append({**episode.as_dict(t0_ns), "scheduled": scheduled})
+        before = writes[(writes >= onset - FEEDER_LOOKBACK_S) & (writes <= onset)]
+        gap = float(np.max(np.diff(np.r_[before, onset]))) if before.size else FEEDER_LOOKBACK_S
+        feeder_late = scheduled is None and gap >= FEEDER_GAP_PERIODS * period
+        out.append(
+            {**episode.as_dict(t0_ns), "scheduled": scheduled, "feeder_gap_ms": 1e3 * gap if feeder_late else None}
+        )
     return out
+
+
+def failing(episode: dict) -> bool:
+    """A fault the device is to blame for: neither scheduled nor caused by the bench's own feeder going quiet."""
+    return episode["scheduled"] is None and episode["feeder_gap_ms"] is None
+
+
+def describe_cause(episode: dict) -> str:
+    if episode["scheduled"]:
+        return f"scheduled: {episode['scheduled']}"
+    if episode["feeder_gap_ms"] is not None:
+        return f"the bench's own feeder wrote no frame for {episode['feeder_gap_ms']:.0f} ms before it (not the device)"
+    return "**NOT SCHEDULED**"
 
 
 def analyse(run: BenchRun, thigh_ids: tuple[int, int], rate_hz: float, mass_kg: float) -> dict:
@@ -117,7 +142,7 @@ def analyse(run: BenchRun, thigh_ids: tuple[int, int], rate_hz: float, mass_kg: 
     assisting = [m["lateness_us"] for m in timing if m["state"] == ASSISTING]
     outcomes = fault_outcomes(run, log)
     episodes = runtime_faults(run, log)
-    unscheduled = [e for e in episodes if e["scheduled"] is None]
+    unscheduled = [e for e in episodes if failing(e)]
     unscheduled_ok = run.scenario.allow_unscheduled_faults
     return {
         "trial": str(run.trial_path),
@@ -179,10 +204,7 @@ def write_report(run: BenchRun, figures: dict, out_dir: Path, title: str) -> Pat
         "",
         f"### Every fault the runtime had ({len(episodes)}; {figures['unscheduled_faults']} not scheduled: {verdict})",
         "",
-        *(
-            f"- {e['text']} — {'scheduled: ' + e['scheduled'] if e['scheduled'] else '**NOT SCHEDULED**'}"
-            for e in episodes
-        ),
+        *(f"- {e['text']} — {describe_cause(e)}" for e in episodes),
     ]
     if "closed_loop" in figures:
         lines += closed_loop_section(figures["closed_loop"])

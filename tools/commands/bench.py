@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
 
     from firmware_bridge.config import DeviceConfig, SubjectConfig, load_config
     from hil.bench import RuntimeExited, run_bench
-    from hil.bench_report import analyse, closed_loop_summary, write_json, write_report
+    from hil.bench_report import analyse, closed_loop_summary, describe_cause, failing, write_json, write_report
     from hil.scenario import BenchScenario
 
     scenario = load_config(args.scenario, BenchScenario)
@@ -71,8 +71,10 @@ def run(args: argparse.Namespace) -> int:
     for f in figures["faults"]:
         print(f"{'pass' if f['passed'] else 'FAIL'}  {f['type']:<14} {f['expectation']}: {f['detail']}")
     for e in figures["runtime_faults"]:
-        if e["scheduled"] is None:
+        if failing(e):
             print(f"{'note' if scenario.allow_unscheduled_faults else 'FAIL'}  unscheduled fault at {e['text']}")
+        elif e["scheduled"] is None:
+            print(f"note  fault at {e['text']}: {describe_cause(e)}")
     rt = figures["round_trip_ms"]
     print(
         f"round trip IMU frame → command: p50 {rt.get('p50', float('nan')):.2f} ms, p99 {rt.get('p99', float('nan')):.2f} ms"
