@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -58,3 +59,32 @@ def test_a_logged_trial_replays_as_a_source(bench_result, device_config: DeviceC
     first = source.sample(0)
     assert set(first) == set(device_config.imu_ids().values())
     assert source.sample(len(source.frames)) is None and source.duration_s > 20
+
+
+def test_a_fault_after_the_bench_itself_went_quiet_is_the_benchs_not_the_devices():
+    """An unscheduled stale-IMU fault whose onset follows a gap of ≥ 2 periods in the bench's own writes (its feeder
+    ran late) is listed with the gap and does not fail the bench; the same fault after regular writes does."""
+    from types import SimpleNamespace
+
+    from hil.bench import BenchRun
+    from hil.bench_report import describe_cause, failing, runtime_faults
+
+    scenario = load_config(default_config("bench"), BenchScenario)
+    period = 1.0 / scenario.imu_rate_hz
+    onset = 5.0
+    events = SimpleNamespace(
+        messages={
+            "/events": [
+                (round(onset * 1e9), {"kind": "fault", "text": "IMU stale: newest sample 31 ms old"}),
+                (round((onset + 0.3) * 1e9), {"kind": "state", "state": "ARMED"}),
+            ]
+        }
+    )
+    regular = {k: k * period for k in range(round(onset / period) + 1)}
+    quiet = {k: t for k, t in regular.items() if not onset - 0.035 < t < onset}  # 35 ms without a frame
+    for writes, blamed_on_device in ((regular, True), (quiet, False)):
+        run = BenchRun(scenario, Path("unused.mcap"), "", 0, imu_writes=writes)
+        (episode,) = runtime_faults(run, events)
+        assert failing(episode) is blamed_on_device
+        if not blamed_on_device:
+            assert "wrote no frame for 40 ms" in describe_cause(episode) and "not the device" in describe_cause(episode)
