@@ -9,6 +9,7 @@ and a run of frames that all look stale is taken as the sender restarting its co
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Protocol
 
 from firmware_bridge.protocol.frame import MAX_ENCODED, Frame, FrameError, decode_packet
 
@@ -16,6 +17,37 @@ SEQ_MODULO = 1 << 16
 SEQ_HALF = SEQ_MODULO // 2
 RESTART_AFTER_STALE = 3
 """Consecutive stale-looking frames after which the sender is assumed to have restarted its counter."""
+
+
+class SequenceCounters(Protocol):
+    """The counters a :class:`SequenceTracker` keeps (fields of a decoder's stats)."""
+
+    seq_missed: int
+    seq_duplicates: int
+    seq_out_of_order: int
+    seq_restarts: int
+
+
+class DecoderCounters(Protocol):
+    """What the runtime reads from any decoder's stats."""
+
+    frames: int
+
+    @property
+    def bad_frames(self) -> int: ...
+
+    @property
+    def check_errors(self) -> int: ...
+
+
+class FrameDecoder(Protocol):
+    """A streaming decoder of one port's bytes (hipexo frames, or an Xsens MTi's messages): never raises."""
+
+    CHECK: str
+    stats: DecoderCounters
+    last_error: str | None
+
+    def feed(self, chunk: bytes) -> list[Frame]: ...
 
 
 @dataclass
@@ -40,6 +72,11 @@ class DecoderStats:
         return self.crc_errors + self.cobs_errors + self.length_errors + self.unknown_type + self.version_errors
 
     @property
+    def check_errors(self) -> int:
+        """Frames whose integrity check (here the CRC) failed: the figure in the runtime's ``[link]`` line."""
+        return self.crc_errors
+
+    @property
     def dropped(self) -> int:
         return self.bad_frames + self.seq_duplicates + self.seq_out_of_order
 
@@ -59,13 +96,15 @@ _ERROR_COUNTER = {
 class StreamDecoder:
     """Feed it bytes as they arrive; it returns the frames completed by those bytes."""
 
+    CHECK = "CRC"
+    """The integrity check's name, as the runtime's ``[link]`` line says it."""
+
     def __init__(self) -> None:
         self.stats = DecoderStats()
         self.last_error: str | None = None
         self._buffer = bytearray()
         self._discarding = False
-        self._last_seq: dict[int, int] = {}
-        self._stale_run: dict[int, int] = {}
+        self._sequence = SequenceTracker(self.stats)
 
     def feed(self, chunk: bytes) -> list[Frame]:
         self.stats.bytes_in += len(chunk)
@@ -106,28 +145,41 @@ class StreamDecoder:
             setattr(self.stats, counter, getattr(self.stats, counter) + 1)
             self.last_error = str(exc)
             return None
-        if not self._sequence_ok(frame):
+        if not self._sequence.accept(frame.message.TYPE, frame.seq):
             return None
         self.stats.frames += 1
         return frame
 
-    def _sequence_ok(self, frame: Frame) -> bool:
-        msg_type = frame.message.TYPE
-        last = self._last_seq.get(msg_type)
+
+class SequenceTracker:
+    """The receiver's sequence rules (docs/protocol.md), per stream key; counts into ``stats``' ``seq_*`` fields.
+
+    Shared by every decoder whose frames carry a 16-bit counter that wraps 65535 → 0 (the hipexo protocol's
+    seq per message type, an Xsens MTi's PacketCounter).
+    """
+
+    def __init__(self, stats: SequenceCounters) -> None:
+        self.stats = stats
+        self._last_seq: dict[int, int] = {}
+        self._stale_run: dict[int, int] = {}
+
+    def accept(self, key: int, seq: int) -> bool:
+        """Whether the frame is kept: gaps are counted and kept, duplicates and stale frames dropped."""
+        last = self._last_seq.get(key)
         if last is not None:
-            delta = (frame.seq - last) % SEQ_MODULO
+            delta = (seq - last) % SEQ_MODULO
             if delta == 0:
                 self.stats.seq_duplicates += 1
                 return False
             if delta >= SEQ_HALF:
-                run = self._stale_run.get(msg_type, 0) + 1
-                self._stale_run[msg_type] = run
+                run = self._stale_run.get(key, 0) + 1
+                self._stale_run[key] = run
                 if run < RESTART_AFTER_STALE:
                     self.stats.seq_out_of_order += 1
                     return False
                 self.stats.seq_restarts += 1
             elif delta > 1:
                 self.stats.seq_missed += delta - 1
-        self._stale_run[msg_type] = 0
-        self._last_seq[msg_type] = frame.seq
+        self._stale_run[key] = 0
+        self._last_seq[key] = seq
         return True
