@@ -272,7 +272,7 @@ def srl_child(bundle_dir: str, port: str, config_path: str, trial_dir: str, seco
     logger = TrialLogger(
         Path(trial_dir) / "srl.mcap", {}, {}, runtime.log_queue_size, time.time_ns() - time.monotonic_ns()
     )
-    loop = DeviceRuntime(runtime, device, subject, OnnxStudent(bundle), bundle.features, link, link, logger)
+    loop = DeviceRuntime(runtime, device, subject, OnnxStudent(bundle), bundle.features, [link], link, logger)
     configure_process(runtime.realtime_priority, list(runtime.cpu_affinity))  # the same process setup as ours
     freeze_garbage_collector()
     timing = CycleTiming()

@@ -35,6 +35,19 @@ class ImuMountConfig:
     imu_id: int = spec(ge=0, le=255)
     segment: str = spec(choices=SEGMENTS)
     mounting_rpy_deg: list[float] = spec([0.0, 0.0, 0.0], length=3)
+    port: str | None = spec(None, doc="imu_link.protocol xsens_mtdata2: this IMU's serial port (one MTi per port)")
+
+
+IMU_PROTOCOLS = ("hipexo", "xsens_mtdata2")
+
+
+@dataclass(frozen=True)
+class ImuLinkConfig:
+    """What the IMUs speak (docs/protocol.md): hipexo frames carrying every IMU on one port, or one Xsens MTi
+    per port sending MTData2."""
+
+    protocol: str = spec("hipexo", choices=IMU_PROTOCOLS)
+    baud: int | None = spec(None, gt=0, doc="the IMU ports' baud rate (None: the runtime config's baud)")
 
 
 @dataclass(frozen=True)
@@ -50,9 +63,11 @@ class DeviceConfig:
     soft_start_s: float = spec(gt=0.0, le=10.0)
     fade_out_s: float = spec(gt=0.0, le=10.0)
     imus: list[ImuMountConfig] = spec()
+    imu_link: ImuLinkConfig = spec(ImuLinkConfig())
 
     def validate(self) -> list[str]:
         problems = []
+        problems += self._imu_port_problems()
         for segment in self.segment_masses_kg:
             if segment not in SEGMENTS:
                 problems.append(f"segment_masses_kg.{segment}: unknown segment, expected one of {list(SEGMENTS)}")
@@ -69,6 +84,20 @@ class DeviceConfig:
 
     def imu_ids(self) -> dict[str, int]:
         return {imu.name: imu.imu_id for imu in self.imus}
+
+    def _imu_port_problems(self) -> list[str]:
+        if self.imu_link.protocol == "hipexo":
+            return [
+                f"imus[{k}].port: {imu.port!r} is for imu_link.protocol xsens_mtdata2; with hipexo every IMU "
+                "arrives on the one IMU port (--imu-port, runtime config imu_port): remove it"
+                for k, imu in enumerate(self.imus)
+                if imu.port is not None
+            ]
+        ports = [imu.port for imu in self.imus if imu.port is not None]
+        duplicates = sorted({p for p in ports if ports.count(p) > 1})
+        if duplicates:
+            return [f"imus: an MTi has a port of its own; {duplicates} given to more than one IMU"]
+        return []
 
 
 @dataclass(frozen=True)

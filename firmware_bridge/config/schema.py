@@ -231,6 +231,17 @@ def load_config(path: str | Path, expected: type[T] | None = None) -> T:
     return build(cls, body, source)
 
 
+def self_contained_text(path: str | Path) -> str:
+    """The file's text, or, when it ``extends:`` another, the merged YAML it stands for (what a trial log
+    records, so that the config reads back without the files it was layered on)."""
+    text = Path(path).read_text(encoding="utf-8")
+    data = yaml.safe_load(text)
+    if not isinstance(data, Mapping) or "extends" not in data:
+        return text
+    merged = _read_with_bases(Path(path), [])
+    return f"# {path}, merged with the file(s) it extends\n" + yaml.safe_dump(merged, sort_keys=False)
+
+
 def _read_with_bases(path: Path, chain: list[Path]) -> dict[str, Any]:
     source = str(path)
     data = read_yaml(path)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import serial
 
-from firmware_bridge.protocol.decoder import StreamDecoder
+from firmware_bridge.protocol.decoder import FrameDecoder, StreamDecoder
 from firmware_bridge.protocol.frame import Frame, encode_frame
 from firmware_bridge.protocol.messages import CommandFlags, Heartbeat, Message, TorqueCommand
 
@@ -18,16 +19,25 @@ class SerialLink:
 
     After an error the link is closed; :meth:`maybe_reconnect` reopens it at most every
     ``reconnect_interval_s``. ``error`` holds the last failure for the safety checks and the log.
+    ``decoder`` makes the decoder of what arrives (hipexo frames by default; an Xsens MTi's port has its own).
     """
 
-    def __init__(self, port: str, baud: int, reconnect_interval_s: float, congested_writes_limit: int = 5):
+    def __init__(
+        self,
+        port: str,
+        baud: int,
+        reconnect_interval_s: float,
+        congested_writes_limit: int = 5,
+        decoder: Callable[[], FrameDecoder] = StreamDecoder,
+    ):
         self.port = port
         self.baud = baud
         self.reconnect_interval_s = reconnect_interval_s
         self.congested_writes_limit = congested_writes_limit
         self.congested_writes = 0
         self.short_writes = 0
-        self.decoder = StreamDecoder()
+        self.new_decoder = decoder
+        self.decoder = decoder()
         self.error: str | None = None
         self.errors = 0
         self.reconnects = 0
@@ -49,7 +59,7 @@ class SerialLink:
             self._fail(f"cannot open {self.port}: {exc}")
             return False
         self.error = None
-        self.decoder = StreamDecoder()  # a reopened port starts a fresh byte stream
+        self.decoder = self.new_decoder()  # a reopened port starts a fresh byte stream
         return True
 
     def maybe_reconnect(self) -> bool:

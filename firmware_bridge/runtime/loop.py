@@ -75,16 +75,17 @@ class DeviceRuntime:
         subject: SubjectConfig,
         controller: Controller,
         features: FeatureSpec,
-        imu_link: SerialLink,
+        imu_links: list[SerialLink],
         motor_link: SerialLink,
         logger: TrialLogger | None = None,
         on_event: Callable[[str, str], None] | None = None,
     ):
         self.runtime = runtime
         self.controller = controller
-        self.imu_link = imu_link
+        self.imu_links = imu_links
+        """One port with every IMU (hipexo), or one per IMU (an Xsens MTi each): the same path from there on."""
         self.motor_link = motor_link
-        self.links = [imu_link] if imu_link is motor_link else [imu_link, motor_link]
+        self.links = imu_links if motor_link in imu_links else [*imu_links, motor_link]
         self.logger = logger
         self.on_event = on_event
         self.window = FeatureWindow(features, device.imu_ids())
@@ -108,10 +109,10 @@ class DeviceRuntime:
         self._sample_complete_ns = 0
         """When the newest complete sample (every IMU the window reads) arrived, 0 until one does."""
         self._bad_frames_seen = {id(link): 0 for link in self.links}
-        self._crc_seen = {id(link): 0 for link in self.links}
+        self._check_seen = {id(link): 0 for link in self.links}
         self.bad_frames = 0
-        self.crc_errors = 0
-        """Bad frames (CRC errors among them) on every link since start, across reconnects."""
+        self.check_errors = 0
+        """Bad frames (failed CRCs or checksums among them) on every link since start, across reconnects."""
         self._sent_at: dict[int, int] = {}
         self._sent_order: deque[int] = deque()
         self._link_was_open = {id(link): link.is_open for link in self.links}
@@ -289,24 +290,25 @@ class DeviceRuntime:
         self._status_frames = self.imu_frames
         self._event(
             "link",
-            f"IMU {rate:.0f} frames/s; {self.bad_frames} bad frames ({self.crc_errors} CRC errors); "
+            f"IMU {rate:.0f} frames/s; {self.bad_frames} bad frames "
+            f"({self.check_errors} {self.imu_links[0].decoder.CHECK} errors); "
             f"{len(fault_episodes(self._transitions))} faults; state {self.machine.state.name}",
         )
 
     # --- pieces --------------------------------------------------------------------------------------
     def _idle(self, timeout_s: float) -> None:
-        """Between cycles: block on the IMU port and take frames in as they arrive (accurate arrival times)."""
-        link = self.imu_link
-        if not link.is_open:
+        """Between cycles: block on the IMU ports and take frames in as they arrive (accurate arrival times)."""
+        links = {link.fileno(): link for link in self.imu_links if link.is_open}
+        if not links:
             time.sleep(timeout_s)
             return
         try:
-            ready, _, _ = select.select([link.fileno()], [], [], timeout_s)
+            ready, _, _ = select.select(list(links), [], [], timeout_s)
         except (OSError, ValueError):
             time.sleep(timeout_s)
             return
-        if ready:
-            self._take_frames(link)
+        for fd in ready:
+            self._take_frames(links[fd])
 
     def _sample_due(self) -> int:
         """The clock's trigger: when a complete IMU sample arrived that no cycle has used yet (else 0)."""
@@ -332,8 +334,8 @@ class DeviceRuntime:
         for _ in range(stats.bad_frames - seen):
             self.inputs.bad_frame_times.append(now_ns / 1e9)
         self.bad_frames += stats.bad_frames - seen
-        self.crc_errors += stats.crc_errors - min(self._crc_seen[key], stats.crc_errors)
-        self._bad_frames_seen[key], self._crc_seen[key] = stats.bad_frames, stats.crc_errors
+        self.check_errors += stats.check_errors - min(self._check_seen[key], stats.check_errors)
+        self._bad_frames_seen[key], self._check_seen[key] = stats.bad_frames, stats.check_errors
         for frame in frames:
             message = frame.message
             if isinstance(message, ImuSample):

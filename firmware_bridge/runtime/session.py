@@ -24,6 +24,7 @@ from firmware_bridge.baseline import BaselineConfig, BaselineController
 from firmware_bridge.bundle import MANIFEST, load_bundle
 from firmware_bridge.config import DeviceConfig, RuntimeConfig, SubjectConfig, load_config
 from firmware_bridge.runtime.controller import OnnxStudent
+from firmware_bridge.runtime.imu_ports import ImuPort, decoder_for
 from firmware_bridge.runtime.link import SerialLink
 from firmware_bridge.runtime.loop import DeviceRuntime, RunSummary
 from firmware_bridge.runtime.realtime import configure_process, freeze_garbage_collector
@@ -123,9 +124,34 @@ def _controller(choice: ControllerChoice, runtime: RuntimeConfig, device: Device
     return controller, features, f"baseline ({choice.baseline_config})", {"config_baseline": {"yaml": text}}, {}, []
 
 
+def _open_links(
+    imu_ports: list[ImuPort], motor_port: str, runtime: RuntimeConfig, device: DeviceConfig
+) -> tuple[list[SerialLink], SerialLink]:
+    """The IMU links (one per port, each with its protocol's decoder) and the motor link, which shares a hipexo
+    IMU port given the same path (:func:`resolve_motor_port`); every link opened, or none and a
+    :class:`StartupError`."""
+    reconnect = runtime.watchdog.reconnect_interval_s
+    imu_baud = device.imu_link.baud or runtime.baud
+    opened: list[SerialLink] = []
+
+    def open_link(path: str, baud: int, what: str, **kwargs) -> SerialLink:
+        link = SerialLink(path, baud, reconnect, **kwargs)
+        if not link.is_open:
+            for other in opened:
+                other.close()
+            raise StartupError(f"{what} port: {link.error}")
+        opened.append(link)
+        return link
+
+    imu_links = [open_link(p.path, imu_baud, f"IMU {p.imu or ''}".strip(), decoder=decoder_for(p)) for p in imu_ports]
+    shared = [link for link, p in zip(imu_links, imu_ports, strict=True) if p.path == motor_port]
+    motor_link = shared[0] if shared else open_link(motor_port, runtime.baud, "motor")
+    return imu_links, motor_link
+
+
 def run_session(
     choice: ControllerChoice,
-    imu_port: str,
+    imu_ports: list[ImuPort],
     motor_port: str,
     runtime: RuntimeConfig,
     device: DeviceConfig,
@@ -149,20 +175,12 @@ def run_session(
             "DEVELOPMENT FLAG allow_unsigned IS ON: this device would run unsigned bundles; "
             f"controller {controller_source}: {controller_metadata.get('bundle_signature', {}).get('status', 'not a bundle')}"
         )
-    imu_link = SerialLink(imu_port, runtime.baud, runtime.watchdog.reconnect_interval_s)
-    if not imu_link.is_open:
-        raise StartupError(f"IMU port: {imu_link.error}")
-    motor_link = imu_link
-    if motor_port != imu_port:
-        motor_link = SerialLink(motor_port, runtime.baud, runtime.watchdog.reconnect_interval_s)
-        if not motor_link.is_open:
-            imu_link.close()
-            raise StartupError(f"motor port: {motor_link.error}")
+    imu_links, motor_link = _open_links(imu_ports, motor_port, runtime, device)
 
     def on_event(kind: str, text: str) -> None:
         say(f"[{kind}] {text}")
 
-    loop = DeviceRuntime(runtime, device, subject.config, controller, features, imu_link, motor_link, None, on_event)
+    loop = DeviceRuntime(runtime, device, subject.config, controller, features, imu_links, motor_link, None, on_event)
 
     def on_signal(signum: int, frame: object) -> None:
         loop.request_stop(f"signal {signal.Signals(signum).name}")
@@ -181,7 +199,8 @@ def run_session(
                 "started_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "controller": controller.name,
                 "controller_source": controller_source,
-                "imu_port": imu_port,
+                "imu_port": ", ".join(p.describe() for p in imu_ports),
+                "imu_protocol": device.imu_link.protocol,
                 "motor_port": motor_port,
             },
             "subject": subject.metadata(),
@@ -211,8 +230,8 @@ def run_session(
         finally:
             complete = logger.close()
     finally:
-        imu_link.close()
-        motor_link.close()
+        for link in {id(link): link for link in (*imu_links, motor_link)}.values():
+            link.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return SessionResult(summary, path, complete)

@@ -31,8 +31,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         const=default_config("controller", "baseline"),
         help="run the baseline controller instead (default configs/controller/baseline.yaml)",
     )
-    parser.add_argument("--imu-port", default=None, help="serial port of the IMU stream (or runtime config)")
-    parser.add_argument("--motor-port", default=None, help="serial port of the motor controller (may equal --imu-port)")
+    parser.add_argument(
+        "--imu-port",
+        action="append",
+        default=[],
+        metavar="PATH | NAME=PATH",
+        help="serial port of the IMU stream (or runtime config); for an Xsens device (imu_link.protocol "
+        "xsens_mtdata2) one NAME=PATH per IMU (or the device config's imus[].port)",
+    )
+    parser.add_argument(
+        "--motor-port", default=None, help="serial port of the motor controller (may equal a hipexo --imu-port)"
+    )
     parser.add_argument(
         "--duration", type=float, default=None, help="seconds, then fade out and exit (default: run until a signal)"
     )
@@ -72,6 +81,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_runtime(args: argparse.Namespace) -> int:
     from firmware_bridge.bundle import BundleError
     from firmware_bridge.config import DeviceConfig, RuntimeConfig, SubjectConfig, check_pair, load_config
+    from firmware_bridge.config.schema import self_contained_text
+    from firmware_bridge.runtime.imu_ports import ImuPortError, resolve_imu_ports, resolve_motor_port
     from firmware_bridge.runtime.session import (
         ControllerChoice,
         StartupError,
@@ -108,10 +119,11 @@ def run_runtime(args: argparse.Namespace) -> int:
         "--dev-subject" if args.dev_subject else str(Path(subject_path).resolve()),
         args.dev_subject,
     )
-    imu_port = args.imu_port or runtime.imu_port
-    motor_port = args.motor_port or runtime.motor_port or imu_port
-    if not imu_port:
-        raise UserError("no IMU port: pass --imu-port or set imu_port in the runtime config")
+    try:
+        imu_ports = resolve_imu_ports(device, str(args.device_config), args.imu_port, runtime.imu_port)
+        motor_port = resolve_motor_port(imu_ports, args.motor_port, runtime.motor_port)
+    except ImuPortError as exc:
+        raise UserError(str(exc)) from exc
     try:
         trust = Trust.from_file(
             args.trusted_keys or runtime.trusted_keys_file, args.allow_unsigned or runtime.allow_unsigned_bundles
@@ -132,12 +144,12 @@ def run_runtime(args: argparse.Namespace) -> int:
                 f"{subject.config.subject_id!r} ({subject.source}): pass the wearer's own subject config"
             )
         texts = {
-            name: Path(p).read_text()
+            name: self_contained_text(p)
             for name, p in (("runtime", args.runtime_config), ("device", args.device_config), ("subject", subject_path))
         }
         result = run_session(
             ControllerChoice(args.bundle, args.baseline, trust, args.accept_shaping_mismatch),
-            imu_port,
+            imu_ports,
             motor_port,
             runtime,
             device,
@@ -164,7 +176,8 @@ def run_runtime(args: argparse.Namespace) -> int:
         return ExitCode.INTERNAL
     failed = []
     if summary.imu_frames == 0:
-        failed.append(f"no IMU frame arrived on {imu_port} during the run (IMU firmware off, or the wrong port?)")
+        ports = ", ".join(p.describe() for p in imu_ports)
+        failed.append(f"no IMU frame arrived on {ports} during the run (IMU firmware off, or the wrong port?)")
     if not result.log_complete:
         failed.append(f"the trial log {result.path} was not finished (see 'hipexo trial recover')")
     for problem in failed:
