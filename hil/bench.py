@@ -1,8 +1,10 @@
 """``hipexo bench``: the real runtime process against a simulated IMU and an emulated motor controller.
 
-The bench owns two pty pairs and exposes each through a stable symlink (``imu_port``, ``motor_port``), as
-udev does for USB adapters; a *disconnect* fault closes the IMU pair and, at its end, points the link at
-a new one, so the runtime sees a port vanish and come back. One loop at the IMU rate (absolute deadlines)
+The bench owns pty pairs and exposes each through a stable symlink (``imu_port``, ``motor_port``), as udev does
+for USB adapters; a *disconnect* fault closes the IMU pairs and, at its end, points the links at new ones, so the
+runtime sees a port vanish and come back. For a device whose IMUs are Xsens MTis (``imu_link.protocol:
+xsens_mtdata2``) each IMU has its own port (``imu_port_<name>``) carrying MTData2, with every fault applied to
+each port alike. One loop at the IMU rate (absolute deadlines)
 writes IMU frames, applies the scheduled faults, and services the motor-controller emulator.
 """
 
@@ -22,6 +24,7 @@ from firmware_bridge.config import DeviceConfig, SubjectConfig
 from firmware_bridge.config.paths import REPO_ROOT, SHARED_DATA_DIR
 from firmware_bridge.protocol.frame import encode_frame
 from firmware_bridge.protocol.messages import ControllerFault, ImuReading, ImuSample
+from firmware_bridge.protocol.xsens_mtdata2 import SAMPLE_TIME_FINE_US, MtData2, encode_mtdata2
 from firmware_bridge.runtime.realtime import freeze_garbage_collector
 from hil.motor_emulator import MotorControllerEmulator
 from hil.pty_link import FramePeer, PtyPair
@@ -105,6 +108,50 @@ class _Link:
         self.unplug()
 
 
+class ImuWire:
+    """The bench's IMU ports, speaking what the device config's ``imu_link.protocol`` says: one port with every
+    IMU in hipexo frames, or one port per IMU, each an Xsens MTi sending MTData2 (``imu_port_<name>``)."""
+
+    def __init__(self, device: DeviceConfig, work_dir: Path):
+        self.xsens = device.imu_link.protocol == "xsens_mtdata2"
+        if self.xsens:
+            self.names = {imu.imu_id: imu.name for imu in device.imus}
+            self.links = {name: _Link(work_dir / f"imu_port_{name}") for name in self.names.values()}
+        else:
+            self.links = {"": _Link(work_dir / "imu_port")}
+
+    def runtime_args(self) -> list[str]:
+        """``hipexo run``'s ``--imu-port`` arguments for these ports."""
+        args = []
+        for name, link in self.links.items():
+            args += ["--imu-port", f"{name}={link.link}" if name else str(link.link)]
+        return args
+
+    def encode(self, message: ImuSample, seq: int, device_us: int) -> dict[str, bytes]:
+        """Each port's bytes for one sample: ``seq`` is every MTi's PacketCounter, ``device_us`` its
+        SampleTimeFine (10 kHz ticks)."""
+        if not self.xsens:
+            return {"": encode_frame(message, seq, device_us & 0xFFFFFFFF)}
+        ticks = device_us // SAMPLE_TIME_FINE_US
+        return {
+            self.names[r.imu_id]: encode_mtdata2(MtData2(r.gyro, r.accel, seq & 0xFFFF, ticks & 0xFFFFFFFF))
+            for r in message.readings
+            if r.imu_id in self.names
+        }
+
+    @property
+    def plugged(self) -> bool:
+        return all(link.peer is not None for link in self.links.values())
+
+    def plug(self) -> None:
+        for link in self.links.values():
+            link.plug()
+
+    def unplug(self) -> None:
+        for link in self.links.values():
+            link.unplug()
+
+
 class RuntimeExited(RuntimeError):
     """The runtime ended before the bench stopped it (or never started): the bench FAILs with this reason."""
 
@@ -126,13 +173,14 @@ def run_bench(
     work_dir = Path(work_dir).absolute()  # the runtime resolves nothing against the bench's directory
     work_dir.mkdir(parents=True, exist_ok=True)
     source = make_source(scenario, device, subject)
-    imu_link, motor_link = _Link(work_dir / "imu_port"), _Link(work_dir / "motor_port")
+    wire = ImuWire(device, work_dir)
+    motor_link = _Link(work_dir / "motor_port")
     emulator = MotorControllerEmulator(
         motor_link.peer, scenario.emulator.watchdog_s, scenario.emulator.tau_s, scenario.emulator.limit_nm
     )
     trial_dir = work_dir / "trials"
     paths = {name: Path(p).absolute() for name, p in config_paths.items()}
-    command = [sys.executable, "-m", "tools.cli", "run", *controller_args, "--imu-port", str(imu_link.link)]
+    command = [sys.executable, "-m", "tools.cli", "run", *controller_args, *wire.runtime_args()]
     command += ["--motor-port", str(motor_link.link), "--trial-dir", str(trial_dir)]
     command += ["--runtime-config", str(paths["runtime"]), "--device-config", str(paths["device"])]
     command += ["--subject-config", str(paths["subject"])]
@@ -140,12 +188,12 @@ def run_bench(
     runtime = Supervised(command, work_dir / "runtime_output.txt")
     freeze_garbage_collector()  # a collection pass mid-stream would stall the bench's IMU clock
     try:
-        run = _stream(scenario, source, imu_link, emulator, runtime, trial_dir, progress)
+        run = _stream(scenario, source, wire, emulator, runtime, trial_dir, progress)
     finally:
         gc.enable()
         if runtime.poll() is None:  # the bench is failing or interrupted: fade the runtime out, wait for it
             runtime.stop(FADE_GRACE_S + 5, lambda deadline: _serve_until(deadline, emulator))
-        imu_link.close()
+        wire.unplug()
         motor_link.close()
     run.source = source
     run.runtime_output = runtime.output()
@@ -172,7 +220,7 @@ def _serve_until(deadline: float, emulator: MotorControllerEmulator) -> None:
         last = now
 
 
-def _stream(scenario, source, imu_link, emulator, runtime: Supervised, trial_dir, progress) -> BenchRun:
+def _stream(scenario, source, wire: ImuWire, emulator, runtime: Supervised, trial_dir, progress) -> BenchRun:
     run = BenchRun(scenario, Path(), "", 0)
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while not (trial_dir.exists() and any(trial_dir.glob("*.mcap"))):  # the runtime has loaded and is logging
@@ -188,8 +236,8 @@ def _stream(scenario, source, imu_link, emulator, runtime: Supervised, trial_dir
     run.wall_offset_s = time.time() - start
     faults = sorted(scenario.faults, key=lambda f: f.at_s)
     run.fault_windows = [(f, start + f.at_s, start + f.at_s + f.duration_s) for f in faults]
-    held: list[bytes] = []
-    previous: bytes | None = None
+    held: dict[str, list[bytes]] = {name: [] for name in wire.links}
+    previous: dict[str, bytes | None] = dict.fromkeys(wire.links)
     frozen: ImuSample | None = None
     seq = 0
     k = 0
@@ -209,10 +257,10 @@ def _stream(scenario, source, imu_link, emulator, runtime: Supervised, trial_dir
             break
         emulator.estop = "estop" in active
         emulator.injected_fault_bits = ControllerFault.OVER_TEMPERATURE if "motor_fault" in active else 0
-        if "disconnect" in active and imu_link.peer is not None:
-            imu_link.unplug()
-        if imu_link.peer is None and "disconnect" not in active:
-            imu_link.plug()
+        if "disconnect" in active and wire.plugged:
+            wire.unplug()
+        if not wire.plugged and "disconnect" not in active:
+            wire.plug()
         # Frames go out on the tick; the next sample is computed after, so a slow source (the simulated walker)
         # does not push the write time around within the period. They go on through the runtime's fade-out:
         # the IMUs do not stop when the runtime is told to.
@@ -228,36 +276,24 @@ def _stream(scenario, source, imu_link, emulator, runtime: Supervised, trial_dir
             else:
                 frozen = None
             device_us = round(t * drift * 1e6)
-            frame = encode_frame(message, seq, device_us & 0xFFFFFFFF)
-            frames = [frame]
-            if "corrupt" in active:
-                frames = [frame[:5] + bytes([frame[5] ^ 0xFF]) + frame[6:]]
-            if "duplicate_seq" in active:
-                frames = [frame, frame]
-            if "out_of_order" in active:
-                if previous is None:
-                    previous, frames = frame, []
-                else:
-                    frames, previous = [frame, previous], None
-            if "delay_burst" in active:
-                held += frames
-                frames = []
-            elif held:
-                frames, held = held + frames, []
-            if "imu_loss" in active:
-                frames = []
-            if imu_link.peer is not None:
+            wrote = False
+            for name, frame in wire.encode(message, seq, device_us).items():
+                frames = _faulted(frame, active, held[name], previous, name)
+                peer = wire.links[name].peer
+                if peer is None:
+                    continue
                 for data in frames:
                     try:
-                        imu_link.peer.write_raw(data)
+                        peer.write_raw(data)
                     except OSError:
                         break
-                if frames and "corrupt" not in active:
-                    run.imu_writes.setdefault(seq, now)
-                imu_link.peer.poll()
+                wrote = wrote or bool(frames)
+                peer.poll()
+            if wrote and "corrupt" not in active:
+                run.imu_writes.setdefault(seq, now)
             seq = (seq + 1) % 65536
         if ended:
-            previous = None
+            previous = dict.fromkeys(wire.links)
         if progress is not None:
             progress(min(t, scenario.duration_s))
         source.apply_torque(*emulator.measured)  # the actuator's torque acts on a closed-loop source
@@ -268,3 +304,29 @@ def _stream(scenario, source, imu_link, emulator, runtime: Supervised, trial_dir
         runtime.stop(1.0)
     run.commands = emulator.commands
     return run
+
+
+def _faulted(
+    frame: bytes, active: set[str], held: list[bytes], previous: dict[str, bytes | None], name: str
+) -> list[bytes]:
+    """What one IMU port sends for ``frame`` under the active faults (``held`` and ``previous`` carry the delayed
+    and the swapped frames from one period to the next)."""
+    frames = [frame]
+    if "corrupt" in active:  # byte 5 is inside both protocols' checked bytes: a CRC or checksum error
+        frames = [frame[:5] + bytes([frame[5] ^ 0xFF]) + frame[6:]]
+    if "duplicate_seq" in active:
+        frames = [frame, frame]
+    if "out_of_order" in active:
+        if previous[name] is None:
+            previous[name], frames = frame, []
+        else:
+            frames, previous[name] = [frame, previous[name]], None
+    if "delay_burst" in active:
+        held += frames
+        frames = []
+    elif held:
+        frames = [*held, *frames]
+        held.clear()
+    if "imu_loss" in active:
+        frames = []
+    return frames
