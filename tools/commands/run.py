@@ -79,7 +79,7 @@ def add_live_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--live",
         nargs="?",
-        const="8765",
+        const="",  # --live alone: LiveAddress's defaults
         default=None,
         metavar="[HOST:]PORT",
         help="also serve the trial's channels to Foxglove over WebSocket (default 8765 on every interface; "
@@ -96,7 +96,7 @@ def live_address(text: str | None) -> LiveAddress | None:
     from tools.extras import extra_providing
 
     try:
-        address = LiveAddress.parse(text)
+        address = LiveAddress.parse(text) if text else LiveAddress()
     except ValueError as exc:
         raise UserError(f"--live {text}: {exc}") from None
     if importlib.util.find_spec("foxglove") is None:
