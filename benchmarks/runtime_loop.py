@@ -1,6 +1,7 @@
 """The device loop under load: timing, latency, CPU and memory, against opensourceleg's SoftRealtimeLoop.
 
 Usage: python benchmarks/runtime_loop.py [--seconds 60] [--fast-seconds 20] [--inference-runs 3000] [--load] [--quick]
+       python benchmarks/runtime_loop.py --live [--pairs 2] [--seconds 60] [--load] [--quick]
 
 A ~100k-parameter causal TCN over a 1 s window of 12 IMU channels (exported to ONNX in its streaming form,
 the default student, in a real bundle) runs in the real runtime, fed 100 Hz IMU frames over a pty by a
@@ -19,6 +20,11 @@ windowed vs streaming, at the window W and at 4W (same weights), plus PyTorch ea
 ``--load``: a busy process pinned to the last CPU for the whole run (a device computer is rarely idle).
 ``--quick``: 6 s per 100 Hz run, 4 s at 500 Hz, 500 inferences. The last line holds the headline figures;
 the line before it, every figure.
+
+``--live`` measures only what the live view (``hipexo run --live``) costs the loop: ``--pairs`` pairs of
+event-driven 100 Hz runs, one without the view and one with it serving a Foxglove client (hil/live_client.py,
+in this process) subscribed to every channel, alternated so both see the same machine; lateness and
+arrival → command pooled per side, medians and p99, and their ratios with / without (the headline).
 """
 
 from __future__ import annotations
@@ -27,9 +33,11 @@ import argparse
 import math
 import multiprocessing as mp
 import os
+import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -154,13 +162,16 @@ def feed(master_fd: int, rate_hz: float, stop_at: float) -> None:
 
 
 # --- one run -------------------------------------------------------------------------------------------
-def run_loop(mode: str, bundle: Path, seconds: float, rate_hz: float, work: Path) -> dict[str, float]:
+def run_loop(
+    mode: str, bundle: Path, seconds: float, rate_hz: float, work: Path, live: bool = False, label: str = ""
+) -> dict[str, float]:
+    """One run of ``mode`` ('event', 'locked' or 'srl'); ``live``: with the live view and a client subscribed."""
     pty = PtyPair()
     runtime_cfg = yaml.safe_load(default_config("runtime").read_text())
     runtime_cfg.update(loop_rate_hz=rate_hz, trigger_on_imu=mode == "event")
     config_path = work / f"runtime_{mode}_{rate_hz:g}.yaml"
     config_path.write_text(yaml.safe_dump(runtime_cfg))
-    trial_dir = work / f"trials_{mode}_{rate_hz:g}"
+    trial_dir = work / f"trials_{mode}_{rate_hz:g}{label}"
     if mode == "srl":
         command = [
             sys.executable,
@@ -191,24 +202,63 @@ def run_loop(mode: str, bundle: Path, seconds: float, rate_hz: float, work: Path
             "--allow-unsigned",  # the benchmark's own throwaway bundle
             "--dev-subject",  # the simulated development subject: no one wears the device
         ]
+        command += ["--live", "127.0.0.1:0"] if live else []
     feeder = mp.get_context("fork").Process(target=feed, args=(pty.master, rate_hz, time.monotonic() + seconds + 30))
     feeder.start()
     process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
+    reader.start()
+    watcher = LiveWatcher(lines) if live else None
     peak_kb, cpu_s, started = 0, 0.0, time.monotonic()
     while process.poll() is None:
         peak_kb, cpu_s = max(peak_kb, _vm_hwm_kb(process.pid)), max(cpu_s, _cpu_seconds(process.pid))
         time.sleep(0.2)
     wall = time.monotonic() - started
-    output = process.stdout.read() if process.stdout else ""
+    reader.join(5.0)
     feeder.terminate()
     feeder.join()
     pty.close()
+    output = "".join(lines)
     if process.returncode != 0:
         raise SystemExit(f"{mode} run failed ({process.returncode}):\n{output}")
     (path,) = trial_dir.glob("*.mcap")
     figures = _timing_figures(read_trial(path))
     figures.update(peak_rss_mb=peak_kb / 1024, cpu_percent=100 * cpu_s / wall)
+    if watcher is not None:
+        watcher.join(10.0)
+        if watcher.messages == 0:
+            raise SystemExit(f"the live view's client received nothing ({watcher.error}):\n{output}")
+        figures.update(live_messages=watcher.messages, live_subscribed_s=watcher.subscribed_s)
     return figures
+
+
+class LiveWatcher(threading.Thread):
+    """Waits for the runtime to say where its live view serves, then watches every channel until it closes."""
+
+    SERVING = re.compile(r"live view: ws://127\.0\.0\.1:(\d+) ")
+
+    def __init__(self, lines: list[str]):
+        super().__init__(daemon=True)
+        self.lines, self.messages, self.subscribed_s, self.error = lines, 0, 0.0, ""
+        self.start()
+
+    def run(self) -> None:
+        from firmware_bridge.trial.writer import channel_specs
+        from hil.live_client import LiveClient
+
+        deadline = time.monotonic() + 30
+        while not (found := [m for line in list(self.lines) if (m := self.SERVING.search(line))]):
+            if time.monotonic() > deadline:
+                self.error = "no live view address within 30 s"
+                return
+            time.sleep(0.05)
+        with LiveClient(int(found[0][1])) as client:
+            client.subscribe(client.advertised(channel_specs()))
+            subscribed = time.monotonic()
+            for _ in client.messages():
+                self.messages += 1
+            self.subscribed_s = time.monotonic() - subscribed
 
 
 def _vm_hwm_kb(pid: int) -> int:
@@ -229,7 +279,8 @@ def _cpu_seconds(pid: int) -> float:
         return 0.0
 
 
-def _timing_figures(log) -> dict[str, float]:
+def _timing_figures(log) -> dict:
+    """Figures of the assisting cycles, and under ``series`` their lateness and arrival → command, for pooling."""
     timing = log.messages["/timing"]
     steady = [(t, m) for t, m in timing if m["state"] == 2]  # ASSISTING: the student runs every cycle
     lateness = np.array([m["lateness_us"] for _, m in steady])
@@ -248,6 +299,7 @@ def _timing_figures(log) -> dict[str, float]:
     latencies = arrival_to_command_ms(log, 2)
     out["arrival_to_command_p50_ms"] = np.percentile(latencies, 50)
     out["arrival_to_command_p99_ms"] = np.percentile(latencies, 99)
+    out["series"] = {"late_us": lateness.tolist(), "arrival_to_command_ms": list(latencies)}
     return out
 
 
@@ -300,6 +352,8 @@ def main() -> None:
     parser.add_argument("--fast-seconds", type=float, default=20.0)
     parser.add_argument("--inference-runs", type=int, default=3000)
     parser.add_argument("--load", action="store_true", help="a busy process on the last CPU throughout")
+    parser.add_argument("--live", action="store_true", help="only the live view's cost: runs without and with it")
+    parser.add_argument("--pairs", type=int, default=2, help="--live: alternated runs without / with the view")
     parser.add_argument("--srl-child", nargs=5, metavar="ARG", help=argparse.SUPPRESS)
     args = parse_args(parser, seconds=6.0, fast_seconds=4.0, inference_runs=500)
     if args.srl_child:
@@ -309,7 +363,7 @@ def main() -> None:
     if load is not None:
         load.start()
     try:
-        figures, headline = measure(args)
+        figures, headline = measure_live(args) if args.live else measure(args)
     finally:
         if load is not None:
             load.terminate()
@@ -323,6 +377,58 @@ def busy() -> None:
     os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})
     while True:
         pass
+
+
+def measure_live(args: argparse.Namespace) -> tuple[dict, dict]:
+    """The loop without and with the live view (a client subscribed to every channel), alternated in pairs."""
+    pooled: dict[bool, dict[str, list[float]]] = {False: {}, True: {}}
+    runs: dict[bool, list[dict]] = {False: [], True: []}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        bundle, _ = build_bundle(work / "stream_w", 100.0, round(WINDOW_S * 100.0), streaming=True)
+        for pair in range(args.pairs):
+            for live in (False, True):
+                label = f"_{'live' if live else 'plain'}_{pair}"
+                figures = run_loop("event", bundle, args.seconds, 100.0, work, live=live, label=label)
+                runs[live].append(figures)
+                for key, values in figures.pop("series").items():
+                    pooled[live].setdefault(key, []).extend(values)
+                print(
+                    f"pair {pair} {'with' if live else 'without'} the live view: {figures['cycles']} cycles, "
+                    f"lateness p50 {figures['late_p50_us']:.0f} / p99 {figures['late_p99_us']:.0f} µs, arrival→command "
+                    f"p50 {figures['arrival_to_command_p50_ms']:.2f} / p99 {figures['arrival_to_command_p99_ms']:.2f} ms, "
+                    f"{figures['overruns']} overruns, {figures['log_drops']} log drops"
+                    + (f", {figures['live_messages']} messages to the client" if live else ""),
+                    flush=True,
+                )
+    out: dict[str, float] = {}
+    for live, side in ((False, "without"), (True, "with")):
+        for key, values in pooled[live].items():
+            out[f"{side}_{key}_p50"] = float(np.percentile(values, 50))
+            out[f"{side}_{key}_p99"] = float(np.percentile(values, 99))
+        out[f"{side}_overruns"] = sum(r["overruns"] for r in runs[live])
+        out[f"{side}_log_drops"] = sum(r["log_drops"] for r in runs[live])
+        out[f"{side}_cpu_percent"] = float(np.mean([r["cpu_percent"] for r in runs[live]]))
+    out["live_messages_per_s"] = sum(r["live_messages"] / r["live_subscribed_s"] for r in runs[True]) / args.pairs
+    for key in ("late_us", "arrival_to_command_ms"):
+        for q in ("p50", "p99"):
+            out[f"ratio_{key}_{q}"] = out[f"with_{key}_{q}"] / out[f"without_{key}_{q}"]
+    print(
+        f"{args.pairs} pairs of {args.seconds:g} s: lateness p50 {out['without_late_us_p50']:.0f} → "
+        f"{out['with_late_us_p50']:.0f} µs ({out['ratio_late_us_p50']:.2f}x), p99 {out['without_late_us_p99']:.0f} → "
+        f"{out['with_late_us_p99']:.0f} µs ({out['ratio_late_us_p99']:.2f}x); arrival→command p50 "
+        f"{out['without_arrival_to_command_ms_p50']:.2f} → {out['with_arrival_to_command_ms_p50']:.2f} ms, p99 "
+        f"{out['without_arrival_to_command_ms_p99']:.2f} → {out['with_arrival_to_command_ms_p99']:.2f} ms"
+    )
+    headline = {key: out[key] for key in out if key.startswith("ratio_")} | {
+        "without_late_us_p99": out["without_late_us_p99"],
+        "with_late_us_p99": out["with_late_us_p99"],
+        "with_overruns": out["with_overruns"],
+        "with_log_drops": out["with_log_drops"],
+        "live_messages_per_s": out["live_messages_per_s"],
+        "pairs": args.pairs,
+    }
+    return out, headline
 
 
 def measure(args: argparse.Namespace) -> tuple[dict, dict]:
@@ -363,6 +469,7 @@ def measure(args: argparse.Namespace) -> tuple[dict, dict]:
         ):
             label = f"{mode} {rate:g} Hz"
             results[label] = run_loop(mode, path, seconds, rate, work)
+            results[label].pop("series")
             r = results[label]
             print(
                 f"{label:>16}: {r['cycles']} cycles, {r['overruns']} overruns, {r['skipped']} skipped; lateness p50 "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -12,6 +13,9 @@ from firmware_bridge.trial.faults import fault_episodes
 from firmware_bridge.trial.reader import TrialLog, read_trial
 from hil.bench import BenchRun
 from hil.trace import TorqueTrace
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 ASSISTING = 2
 ARMED = 1
@@ -136,7 +140,7 @@ def describe_cause(episode: dict) -> str:
     return "**NOT SCHEDULED**"
 
 
-def analyse(run: BenchRun, thigh_ids: tuple[int, int], rate_hz: float, mass_kg: float) -> dict:
+def analyse(run: BenchRun, thigh_ids: tuple[int, int], loop_rate_hz: float, mass_kg: float) -> dict:
     log = read_trial(run.trial_path)
     timing = log.topic("/timing")
     assisting = [m["lateness_us"] for m in timing if m["state"] == ASSISTING]
@@ -153,6 +157,7 @@ def analyse(run: BenchRun, thigh_ids: tuple[int, int], rate_hz: float, mass_kg: 
         "lateness_us": _percentiles([m["lateness_us"] for m in timing]),
         "lateness_assisting_us": _percentiles(assisting),
         "round_trip_ms": _percentiles(round_trips_ms(run, log)),
+        "loop_period_ms": 1e3 / loop_rate_hz,
         "faults": [asdict(o) for o in outcomes],
         "runtime_faults": episodes,
         "unscheduled_faults": len(unscheduled),
@@ -268,66 +273,99 @@ def write_json(figures: dict, path: Path) -> None:
 
 
 def _plots(run: BenchRun, figures: dict, out_dir: Path) -> list[Path]:
-    import matplotlib
+    written = []
+    for name, fig in bench_figures(run, figures).items():
+        fig.tight_layout()
+        fig.savefig(out_dir / f"{name}.png", dpi=100)
+        written.append(out_dir / f"{name}.png")
+    return written
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+def bench_figures(run: BenchRun, figures: dict) -> dict[str, Figure]:
+    """name → figure, each axis labelled with its unit, budgets drawn as lines, every shaded band in a legend."""
+    from matplotlib.figure import Figure
 
     log = figures["log"]
-    written = []
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3))
-    lateness = [m["lateness_us"] for m in log.topic("/timing")]
-    axes[0].hist(lateness, bins=60, log=True)
-    axes[0].set_title("loop lateness (µs)")
+    period_ms = figures["loop_period_ms"]
+    out = {}
+    fig = Figure(figsize=(10, 3.2))
+    axes = fig.subplots(1, 2)
+    lateness = np.array([m["lateness_us"] for m in log.topic("/timing")])
+    edges = np.geomspace(1.0, max(1e3 * period_ms, lateness.max(initial=1.0)) * 1.5, 60)
+    axes[0].hist(np.clip(lateness, 1.0, None), bins=edges, log=True, label="cycles")
+    axes[0].set_xscale("log")
+    axes[0].axvline(1e3 * period_ms, color="tab:red", ls="--", label=f"budget: one period ({period_ms:g} ms)")
+    axes[0].set_xlabel("loop lateness: start − when due (µs; < 1 shown at 1)")
+    axes[0].set_ylabel("cycles (log scale)")
     rtt = round_trips_ms(run, log)
-    axes[1].hist(rtt, bins=60)
-    axes[1].set_title("round trip: IMU frame → command (ms)")
-    fig.tight_layout()
-    written.append(_save(fig, out_dir / "timing.png"))
+    axes[1].hist(rtt, bins=60, label="IMU frames")
+    axes[1].axvline(period_ms, color="tab:red", ls="--", label=f"budget: one period ({period_ms:g} ms)")
+    if rtt:
+        axes[1].axvline(np.percentile(rtt, 99), color="0.3", ls=":", label="p99")
+    axes[1].set_xlabel("round trip: IMU frame written → its command received (ms)")
+    axes[1].set_ylabel("IMU frames")
+    for ax in axes:
+        ax.legend(fontsize=7)
+    out["timing"] = fig
     profile = np.array(figures["torque_by_phase"])
-    fig, ax = plt.subplots(figsize=(6, 3.2))
+    fig = Figure(figsize=(6, 3.2))
+    ax = fig.subplots()
     x = np.arange(profile.shape[-1])
     for side, colour, label in ((0, "tab:red", "right"), (1, "tab:blue", "left")):
-        ax.plot(x, profile[side, 0], color=colour, label=label)
+        ax.plot(x, profile[side, 0], color=colour, label=f"{label}: mean over strides")
         ax.fill_between(
-            x, profile[side, 0] - profile[side, 1], profile[side, 0] + profile[side, 1], color=colour, alpha=0.2
+            x,
+            profile[side, 0] - profile[side, 1],
+            profile[side, 0] + profile[side, 1],
+            color=colour,
+            alpha=0.2,
+            label=f"{label}: ± 1 SD",
         )
     ax.axhline(0, color="0.7", lw=0.8)
     ax.set_xlabel("% gait cycle (thigh-gyro strides)")
     ax.set_ylabel("commanded torque (N·m/kg, + flexion)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    written.append(_save(fig, out_dir / "torque_vs_phase.png"))
-    fig, ax = plt.subplots(figsize=(12, 3.2))
+    ax.legend(fontsize=7)
+    out["torque_vs_phase"] = fig
+    fig = Figure(figsize=(12, 3.4))
+    ax = fig.subplots()
     t = np.array([c.t_s - run.start_s for c in run.commands])
     right = np.array([c.right_nm if c.enabled else 0.0 for c in run.commands])
-    ax.plot(t, right, lw=0.7, color="tab:red", label="right command received (N·m)")
+    ax.plot(t, right, lw=0.7, color="tab:red", label="right command received")
+    labelled = set()
     for f, (spec_, a, b) in zip(figures["faults"], run.fault_windows, strict=True):
-        ax.axvspan(a - run.start_s, b - run.start_s, color="tab:green" if f["passed"] else "tab:orange", alpha=0.25)
-        ax.text(a - run.start_s, ax.get_ylim()[1] * 0.9, spec_.type, fontsize=7, rotation=90, va="top")
+        band = "fault injected: expectation met" if f["passed"] else "fault injected: expectation MISSED"
+        colour = "tab:green" if f["passed"] else "tab:orange"
+        ax.axvspan(a - run.start_s, b - run.start_s, color=colour, alpha=0.25, label=_once(band, labelled))
+        if spec_.expect.zero_within_s is not None:
+            budget = a - run.start_s + spec_.expect.zero_within_s
+            ax.axvline(budget, color="k", ls="--", lw=0.8, label=_once("budget: zero torque by", labelled))
+        ax.text(
+            a - run.start_s, 0.97, spec_.type, fontsize=7, rotation=90, va="top", transform=ax.get_xaxis_transform()
+        )
     ax.set_xlabel("bench time (s)")
-    ax.set_title("fault timeline (green: expectation met, orange: missed)")
-    fig.tight_layout()
-    written.append(_save(fig, out_dir / "fault_timeline.png"))
+    ax.set_ylabel("right hip command (N·m; 0 when disabled)")
+    ax.set_title("fault timeline")
+    ax.legend(fontsize=7, loc="lower right")
+    out["fault_timeline"] = fig
     if "closed_loop" in figures:
         profiles = figures["closed_loop"]["profiles"]
-        fig, axes = plt.subplots(1, 2, figsize=(10, 3.2), sharey=True)
+        fig = Figure(figsize=(10, 3.2))
+        axes = fig.subplots(1, 2, sharey=True)
         for side, ax in enumerate(axes):
             ax.plot(profiles["simulation"][side], color="0.4", label="student in simulation")
             ax.plot(profiles["bench"][side], color="tab:red", label="student on the bench (serial)")
             ax.axhline(0, color="0.7", lw=0.8)
             ax.set_title(("right", "left")[side])
             ax.set_xlabel("% gait cycle (thigh-gyro strides)")
-        axes[0].set_ylabel("hip torque (N·m/kg, + flexion)")
+            ax.set_ylabel("hip torque (N·m/kg, + flexion)")
         axes[0].legend(fontsize=8)
-        fig.tight_layout()
-        written.append(_save(fig, out_dir / "closed_loop_torque.png"))
-    return written
+        out["closed_loop_torque"] = fig
+    return out
 
 
-def _save(fig, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+def _once(label: str, seen: set[str]) -> str:
+    """``label`` the first time, then a label the legend leaves out: one legend entry per kind of mark."""
+    if label in seen:
+        return "_" + label
+    seen.add(label)
+    return label

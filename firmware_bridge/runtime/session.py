@@ -17,6 +17,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
@@ -30,6 +31,9 @@ from firmware_bridge.runtime.loop import DeviceRuntime, RunSummary
 from firmware_bridge.runtime.realtime import configure_process, freeze_garbage_collector
 from firmware_bridge.signing import Trust
 from firmware_bridge.trial.writer import LoggerStartError, TrialLogger
+
+if TYPE_CHECKING:
+    from firmware_bridge.trial.live import LiveAddress
 
 
 class StartupError(RuntimeError):
@@ -161,7 +165,9 @@ def run_session(
     duration_s: float | None,
     config_texts: dict[str, str],
     say=print,
+    live: LiveAddress | None = None,
 ) -> SessionResult:
+    """``live``: also serve the trial's channels to Foxglove from the logger's side (``trial/live.py``)."""
     controller, features, controller_source, controller_metadata, attachments, warnings = _controller(
         choice, runtime, device
     )
@@ -209,7 +215,7 @@ def run_session(
         }
         wall_offset = time.time_ns() - time.monotonic_ns()
         try:
-            logger = TrialLogger(path, metadata, attachments, runtime.log_queue_size, wall_offset)
+            logger = TrialLogger(path, metadata, attachments, runtime.log_queue_size, wall_offset, live)
         except LoggerStartError as exc:
             raise StartupError(str(exc)) from exc
         loop.logger = logger

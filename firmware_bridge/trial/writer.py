@@ -15,6 +15,9 @@ process group, and the log must outlive the runtime's fade-out to record it. The
 to finish (:meth:`TrialLogger.close`); if the runtime dies instead, the pipe closes and the child finishes
 then, so it is never left behind. The signals are blocked from before the child is created until it
 ignores them, so none can land in between.
+
+What the file holds is defined once, in :func:`channel_specs` and :func:`encoded_messages`; the live view
+(``live.py``, ``hipexo run --live``) serves exactly those, from a process of its own that this one feeds.
 """
 
 from __future__ import annotations
@@ -28,11 +31,14 @@ import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from firmware_bridge.runtime.timing import STAGES
 from firmware_bridge.trial.packing import ImuFrames, pack_cycle, pack_frames, pack_other, split, unpack
 from firmware_bridge.trial.records import TOPICS, CycleRecord, EventRecord, cycle_messages, imu_messages
+
+if TYPE_CHECKING:
+    from firmware_bridge.trial.live import LiveAddress
 
 FLUSH_INTERVAL_S = 0.25
 DRAIN_INTERVAL_S = 0.02
@@ -58,6 +64,7 @@ class TrialLogger:
         attachments: dict[str, bytes],
         queue_size: int,
         wall_offset_ns: int,
+        live: LiveAddress | None = None,
     ):
         self.path = Path(path)
         try:
@@ -68,10 +75,10 @@ class TrialLogger:
         reader, self._writer = context.Pipe(duplex=False)
         ready_in, ready_out = context.Pipe(duplex=False)
         self._fd = self._writer.fileno()
-        _grow_pipe(self._fd, queue_size * TYPICAL_RECORD_BYTES)
+        grow_pipe(self._fd, queue_size * TYPICAL_RECORD_BYTES)
         self._process = context.Process(
             target=_writer_main,
-            args=(str(self.path), reader, ready_out, metadata, attachments, wall_offset_ns),
+            args=(str(self.path), reader, ready_out, metadata, attachments, wall_offset_ns, live),
             name="hipexo-trial-logger",
             daemon=False,
         )
@@ -139,11 +146,37 @@ def _wait_ready(ready: Any, process: Any) -> str | None:
     return f"the logger process did not start within {READY_TIMEOUT_S:g} s"
 
 
-def _grow_pipe(fd: int, size: int) -> None:
+def grow_pipe(fd: int, size: int) -> None:
     try:
         fcntl.fcntl(fd, F_SETPIPE_SZ, min(size, MAX_PIPE_BYTES))
     except OSError:
         pass  # unprivileged limit (/proc/sys/fs/pipe-max-size): keep the default
+
+
+class ChannelSpec(NamedTuple):
+    description: str
+    schema_name: str
+    schema: bytes
+    """JSON Schema of the channel's JSON message bodies."""
+
+
+def channel_specs() -> dict[str, ChannelSpec]:
+    """Topic → channel: what the MCAP file registers and the live view advertises."""
+    schema = json.dumps({"type": "object"}).encode()
+    return {topic: ChannelSpec(text, "hipexo.Json", schema) for topic, text in TOPICS.items()}
+
+
+def encoded_messages(item: Any) -> list[tuple[str, int, bytes]]:
+    """One record from the loop as (topic, t_ns, JSON body) messages: what the MCAP file and the live view carry."""
+    if isinstance(item, CycleRecord):
+        messages = cycle_messages(item, STAGES)
+    elif isinstance(item, ImuFrames):
+        messages = imu_messages(item.frames)
+    elif isinstance(item, EventRecord):
+        messages = [("/events", item.t_ns, {"kind": item.kind, "text": item.text, **item.fields})]
+    else:
+        messages = []
+    return [(topic, t_ns, json.dumps(body).encode()) for topic, t_ns, body in messages]
 
 
 def _writer_main(
@@ -153,6 +186,7 @@ def _writer_main(
     metadata: dict[str, dict[str, str]],
     attachments: dict[str, bytes],
     wall_offset_ns: int,
+    live: LiveAddress | None,
 ) -> None:
     for sig in STOP_SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
@@ -167,10 +201,14 @@ def _writer_main(
     with stream:
         writer = Writer(stream, chunk_size=64 * 1024)
         writer.start(profile=PROFILE, library="hipexo")
-        schema = writer.register_schema("hipexo.Json", "jsonschema", json.dumps({"type": "object"}).encode())
         channels = {
-            topic: writer.register_channel(topic, "json", schema, {"description": text})
-            for topic, text in TOPICS.items()
+            topic: writer.register_channel(
+                topic,
+                "json",
+                writer.register_schema(spec.schema_name, "jsonschema", spec.schema),
+                {"description": spec.description},
+            )
+            for topic, spec in channel_specs().items()
         }
         now = time.time_ns()
         for name, values in metadata.items():
@@ -181,33 +219,45 @@ def _writer_main(
         ready.send("ready")
         ready.close()
         sequence = 0
+
+        def add(messages: list[tuple[str, int, bytes]]) -> None:
+            nonlocal sequence
+            for topic, t_ns, data in messages:
+                sequence += 1
+                wall = t_ns + wall_offset_ns
+                writer.add_message(channels[topic], wall, data, wall, sequence)
+
         last_flush = time.monotonic()
         fd = pipe.fileno()
         os.set_blocking(fd, False)
         pending = bytearray()
-        for body in _drain(fd, pending):
-            item = unpack(body)
-            if item == _STOP:
-                break
-            if isinstance(item, CycleRecord):
-                messages = cycle_messages(item, STAGES)
-            elif isinstance(item, ImuFrames):
-                messages = imu_messages(item.frames)
-            elif isinstance(item, EventRecord):
-                messages = [("/events", item.t_ns, {"kind": item.kind, "text": item.text, **item.fields})]
-            else:
-                messages = []
-            for topic, t_ns, body in messages:
-                sequence += 1
-                wall = t_ns + wall_offset_ns
-                writer.add_message(channels[topic], wall, json.dumps(body).encode(), wall, sequence)
-            if time.monotonic() - last_flush >= FLUSH_INTERVAL_S:
-                writer.flush()
-                last_flush = time.monotonic()
+        view = None
+        if live is not None:  # the live view's process, fed from here; its code is imported only when asked for
+            from firmware_bridge.trial.live import LiveView
+
+            view = LiveView(live, wall_offset_ns)
+        try:
+            for body in drain(fd, pending):
+                if view is not None:
+                    view.forward(body)
+                item = unpack(body)
+                if item == _STOP:
+                    break
+                add(encoded_messages(item))
+                if time.monotonic() - last_flush >= FLUSH_INTERVAL_S:
+                    for event in view.news() if view is not None else ():
+                        add(encoded_messages(event))
+                    writer.flush()
+                    last_flush = time.monotonic()
+        finally:
+            if view is not None:
+                view.close()
+        for event in view.news() if view is not None else ():
+            add(encoded_messages(event))
         writer.finish()
 
 
-def _drain(fd: int, pending: bytearray) -> Iterator[bytes]:
+def drain(fd: int, pending: bytearray) -> Iterator[bytes]:
     """Message bodies from the pipe, every ``DRAIN_INTERVAL_S``, until the runtime's end closes it."""
     while True:
         time.sleep(DRAIN_INTERVAL_S)

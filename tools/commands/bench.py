@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from firmware_bridge.config.paths import default_config
+from tools.commands.run import add_live_option, live_address
 from tools.errors import ExitCode, UserError
 
 
@@ -22,13 +23,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--subject-config", type=Path, default=default_config("subject"))
     parser.add_argument("--out", type=Path, default=Path("out/bench"), help="report folder")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON")
+    add_live_option(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from firmware_bridge.config import DeviceConfig, SubjectConfig, load_config
+    from firmware_bridge.config import DeviceConfig, RuntimeConfig, SubjectConfig, load_config
     from hil.bench import RuntimeExited, run_bench
     from hil.bench_report import analyse, closed_loop_summary, describe_cause, failing, write_json, write_report
     from hil.scenario import BenchScenario
@@ -45,6 +47,12 @@ def run(args: argparse.Namespace) -> int:
     else:
         baseline = args.baseline or default_config("controller", "baseline")
         controller, title = ["--baseline", str(baseline)], "baseline controller"
+    live = live_address(args.live)
+    if live is not None:
+        controller += ["--live", f"{live.host}:{live.port}"]
+        print(
+            f"live view on {live.host}:{live.port}: the runtime's address line is in {args.out / 'work' / 'runtime_output.txt'}"
+        )
     with tqdm(total=round(scenario.duration_s), desc="bench", unit="s") as bar:
 
         def progress(t: float) -> None:
@@ -62,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"bench stopped early: the runtime faded out and exited; its log is in {args.out / 'work'}")
             raise
     ids = device.imu_ids()
-    figures = analyse(result, (ids["thigh_r"], ids["thigh_l"]), scenario.imu_rate_hz, subject.body_mass_kg)
+    loop_rate_hz = load_config(args.runtime_config, RuntimeConfig).loop_rate_hz
+    figures = analyse(result, (ids["thigh_r"], ids["thigh_l"]), loop_rate_hz, subject.body_mass_kg)
     if scenario.source.kind == "walker":
         figures["closed_loop"] = closed_loop_references(args, scenario, result, device, subject)
     report = write_report(result, figures, args.out, title)

@@ -9,10 +9,15 @@ finished); 2 refused to start (config, bundle, subject, port: nothing was comman
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from firmware_bridge.config.paths import default_config
+
+if TYPE_CHECKING:
+    from firmware_bridge.trial.live import LiveAddress
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -68,6 +73,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="run a bundle trained with other shaping/limits than the device config's (logged at every start)",
     )
+    add_live_option(parser)
     meta = parser.add_argument_group("trial metadata (stored in the log)")
     meta.add_argument("--trial-meta", type=Path, default=None, help="YAML with any of the fields below")
     meta.add_argument("--subject-id", default=None)
@@ -76,6 +82,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     meta.add_argument("--slope", default=None, help="slope, degrees")
     meta.add_argument("--notes", default=None)
     parser.set_defaults(func=run_runtime)
+
+
+def add_live_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--live",
+        nargs="?",
+        const="",  # --live alone: LiveAddress's defaults
+        default=None,
+        metavar="[HOST:]PORT",
+        help="also serve the trial's channels to Foxglove over WebSocket (default 8765 on every interface; "
+        "the 'live' extra; docs/runtime.md)",
+    )
+
+
+def live_address(text: str | None) -> LiveAddress | None:
+    """``--live``'s address, or None without it; one line naming the extra when foxglove-sdk is missing."""
+    if text is None:
+        return None
+    from firmware_bridge.trial.live import LiveAddress
+    from tools.errors import UserError
+    from tools.extras import extra_providing
+
+    try:
+        address = LiveAddress.parse(text) if text else LiveAddress()
+    except ValueError as exc:
+        raise UserError(f"--live {text}: {exc}") from None
+    if importlib.util.find_spec("foxglove") is None:
+        extra = extra_providing("foxglove-sdk") or "live"
+        raise UserError(f"--live needs the '{extra}' extra (foxglove-sdk is missing): pip install 'hipexo[{extra}]'")
+    return address
 
 
 def run_runtime(args: argparse.Namespace) -> int:
@@ -93,6 +129,7 @@ def run_runtime(args: argparse.Namespace) -> int:
     from firmware_bridge.signing import Trust, TrustError
     from tools.errors import ExitCode, UserError
 
+    live = live_address(args.live)
     if args.device_root:
         from firmware_bridge.device_root import DeviceRoot
 
@@ -159,6 +196,7 @@ def run_runtime(args: argparse.Namespace) -> int:
             args.duration,
             texts,
             say=lambda line: print(line, flush=True),
+            live=live,
         )
     except (BundleError, StartupError, TrustError) as exc:
         raise UserError(str(exc)) from exc
