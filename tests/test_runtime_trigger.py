@@ -14,6 +14,7 @@ from device_bench import RuntimeUnderTest
 from test_runtime import assist_then, faults, stop
 
 from firmware_bridge.runtime.safety import State
+from firmware_bridge.runtime.timing import phase_error_ns
 from firmware_bridge.trial.latency import arrival_to_command_ms
 
 PERIOD_NS = 10_000_000
@@ -67,3 +68,28 @@ def test_without_frames_the_deadline_runs_the_cycle_and_stale_data_faults(bench)
     assert len(silent) >= 25 and not any(m["triggered"] for _, m in silent), "deadline cycles, none triggered"
     gaps = np.diff([t for t, _ in silent])
     assert abs(np.median(gaps) - PERIOD_NS) < 200_000, "a cycle every period"
+
+
+def test_phase_error_pulls_a_sample_that_waited_for_the_window_into_it():
+    # triggered loop, target half a period before the deadline
+    assert phase_error_ns(PERIOD_NS // 2, PERIOD_NS // 2, PERIOD_NS, triggered_loop=True) == 0
+    assert phase_error_ns(3_000_000, PERIOD_NS // 2, PERIOD_NS, triggered_loop=True) == -2_000_000  # later
+    # arrived 2 ms before the window opened and waited for it: the deadlines must move earlier, not stay put
+    assert phase_error_ns(12_000_000, PERIOD_NS // 2, PERIOD_NS, triggered_loop=True) == 7_000_000
+    assert phase_error_ns(25_000_000, PERIOD_NS // 2, PERIOD_NS, triggered_loop=True) is None  # too old
+    # deadline-driven loop: the cycle start a delay after the sample, the nearest way round
+    assert phase_error_ns(9_500_000, 500_000, PERIOD_NS, triggered_loop=False) == -1_000_000
+    assert phase_error_ns(12_000_000, 500_000, PERIOD_NS, triggered_loop=False) is None
+
+
+def test_a_stream_at_the_loop_rate_is_served_within_its_period_whatever_its_phase(bench):
+    # 100 Hz frames into the 100 Hz loop: with the phase lock the deadlines settle half a period after the
+    # frames, so no frame waits for its window, from whichever phase the stream started at
+    run = bench(imu_rate_hz=100.0)
+    assist_then(run)
+    time.sleep(2.5)
+    assert stop(run) == 0
+    latency = arrival_to_command_ms(run.log(), int(State.ASSISTING))
+    settled = latency[len(latency) // 2 :]
+    assert len(settled) > 50
+    assert np.median(settled) < 2.0, f"median arrival → command {np.median(settled):.2f} ms once settled"

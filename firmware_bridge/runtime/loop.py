@@ -40,7 +40,7 @@ from firmware_bridge.protocol.messages import (
 from firmware_bridge.runtime.controller import Controller
 from firmware_bridge.runtime.link import SerialLink
 from firmware_bridge.runtime.safety import CycleInputs, SafetyMachine, State, Transition
-from firmware_bridge.runtime.timing import STAGES, CycleTiming, DeadlineClock
+from firmware_bridge.runtime.timing import STAGES, CycleTiming, DeadlineClock, phase_error_ns
 from firmware_bridge.shaping import ShapedTorque, ShaperState, ShapingParams, reset, shape_step, start_fade
 from firmware_bridge.trial.faults import FaultEpisode, fault_episodes
 from firmware_bridge.trial.records import CycleRecord
@@ -379,15 +379,16 @@ class DeviceRuntime:
     def _phase_lock(self, timing: CycleTiming) -> None:
         if not self.runtime.phase_lock or self._newest_arrival_ns == 0:
             return
+        if self.runtime.trigger_on_imu and not timing.triggered:  # no fresh sample started this cycle
+            return
         period = self.clock.period_ns
         if self.runtime.trigger_on_imu:  # the deadline half a period after the sample
             age, target = timing.deadline_ns - self._newest_arrival_ns, period // 2
         else:  # the cycle start a short delay after it
             age, target = timing.start_ns - self._newest_arrival_ns, round(self.runtime.phase_lock_delay_s * 1e9)
-        if abs(age) > period:  # no frame this period: nothing to lock to
+        error = phase_error_ns(age, target, period, triggered_loop=self.runtime.trigger_on_imu)
+        if error is None:  # no recent frame: nothing to lock to
             return
-        error = age - target
-        error = (error + period // 2) % period - period // 2  # nearest way round the cycle
         slew = round(self.runtime.phase_lock_slew_s * 1e9)
         self.clock.shift(-max(-slew, min(slew, error)))
 

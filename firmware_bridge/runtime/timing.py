@@ -18,6 +18,23 @@ from dataclasses import dataclass, field
 STAGES = ("read", "features", "infer", "shape", "write", "log")
 
 
+def phase_error_ns(age_ns: int, target_ns: int, period_ns: int, *, triggered_loop: bool) -> int | None:
+    """How much earlier the deadlines should move so the newest IMU sample lands ``target_ns`` before its
+    reference point (positive: earlier); None when the sample is too old to lock to.
+
+    With the trigger (called only for cycles a fresh sample started), ``age_ns`` is the deadline minus the
+    sample's arrival. A sample that arrived inside the window is at most a period old; one that arrived before
+    the window opened waited for it and is one to two periods old. Both are locked to, so a stream whose samples land just before the window opens is pulled
+    into it instead of waiting up to a period in every cycle. Without the trigger, ``age_ns`` is the cycle
+    start minus the arrival, taken the nearest way round the cycle.
+    """
+    if triggered_loop:
+        return age_ns - target_ns if -period_ns <= age_ns <= 2 * period_ns else None
+    if abs(age_ns) > period_ns:
+        return None
+    return (age_ns - target_ns + period_ns // 2) % period_ns - period_ns // 2
+
+
 @dataclass
 class CycleTiming:
     """Per-cycle figures the loop logs; times in nanoseconds on ``time.monotonic_ns``."""
