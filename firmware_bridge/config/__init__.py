@@ -2,6 +2,7 @@
 
 from firmware_bridge.config.models import (
     DeviceConfig,
+    ImuCalibration,
     ImuMountConfig,
     LowPassConfig,
     RuntimeConfig,
@@ -22,6 +23,7 @@ from firmware_bridge.config.schema import (
 __all__ = [
     "ConfigError",
     "DeviceConfig",
+    "ImuCalibration",
     "ImuMountConfig",
     "LowPassConfig",
     "RuntimeConfig",

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from firmware_bridge.config import DeviceConfig, RuntimeConfig, SubjectConfig
 from firmware_bridge.features import FeatureSpec, FeatureWindow, LatestImu
+from firmware_bridge.mounting import mounting_corrections
 from firmware_bridge.protocol.messages import (
     CommandFlags,
     ControllerFault,
@@ -87,7 +88,7 @@ class DeviceRuntime:
         self.links = [imu_link] if imu_link is motor_link else [imu_link, motor_link]
         self.logger = logger
         self.on_event = on_event
-        self.window = FeatureWindow(features, device.imu_ids())
+        self.window = FeatureWindow(features, device.imu_ids(), mounting_corrections(device, subject))
         self.shaping = ShapingParams.from_config(device, subject, runtime.loop_rate_hz)
         self.shaper = ShaperState.initial(self.shaping)
         self.machine = SafetyMachine(runtime.watchdog)

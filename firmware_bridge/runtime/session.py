@@ -23,6 +23,7 @@ import yaml
 from firmware_bridge.baseline import BaselineConfig, BaselineController
 from firmware_bridge.bundle import MANIFEST, load_bundle
 from firmware_bridge.config import DeviceConfig, RuntimeConfig, SubjectConfig, load_config
+from firmware_bridge.mounting import mounting_corrections
 from firmware_bridge.runtime.controller import OnnxStudent
 from firmware_bridge.runtime.link import SerialLink
 from firmware_bridge.runtime.loop import DeviceRuntime, RunSummary
@@ -87,6 +88,8 @@ class SubjectChoice:
             "height_m": f"{c.height_m:g}",
             "source": self.source,
             "development_subject": str(self.development).lower(),
+            # measured mountings the runtime undoes (roll-pitch-yaw degrees); {}: the device's nominal ones
+            "imu_mounting": json.dumps({name: m.rpy_deg for name, m in c.imu_mounting.items()}),
         }
 
 
@@ -149,6 +152,7 @@ def run_session(
             "DEVELOPMENT FLAG allow_unsigned IS ON: this device would run unsigned bundles; "
             f"controller {controller_source}: {controller_metadata.get('bundle_signature', {}).get('status', 'not a bundle')}"
         )
+    mounting_corrections(device, subject.config, subject.source)  # refuse a calibration the device cannot use
     imu_link = SerialLink(imu_port, runtime.baud, runtime.watchdog.reconnect_interval_s)
     if not imu_link.is_open:
         raise StartupError(f"IMU port: {imu_link.error}")
