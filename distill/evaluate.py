@@ -185,14 +185,14 @@ def _robustness(teacher, model, spec, config: DistillConfig, seed: int) -> dict:
 
 def _recordings(model, spec: FeatureSpec) -> list[dict]:
     """The student on real walking IMUs: bounded torque that repeats at the stride frequency."""
-    from hil.sources import RecordingSource
+    from recordings import open_recording, segment_frames
 
     device = load_config(default_config("device", "hip_exo"), DeviceConfig)
     subject = load_config(default_config("subject"), SubjectConfig)
     out = []
     for name in RECORDINGS:
-        source = RecordingSource(SHARED_DATA_DIR / name, device, spec.rate_hz, loop=False)
-        imu = source.data  # (T, pelvis/thigh_r/thigh_l, 6), the device's IMU order
+        # (T, pelvis/thigh_r/thigh_l, 6) in segment frames, the device's IMU order
+        imu = segment_frames(open_recording(SHARED_DATA_DIR / name), tuple(device.imu_ids()), spec.rate_hz)
         torque = shaped_torque(student_commands(model, spec, imu), spec.rate_hz)
         times = np.arange(len(imu))[spec.window - 1 :] / spec.rate_hz
         clock = np.arange(len(imu)) / spec.rate_hz

@@ -12,15 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from distill.config import RandomisationConfig
-
-
-def rotation_xyz(angles_rad: np.ndarray) -> np.ndarray:
-    rx, ry, rz = angles_rad
-    cx, sx, cy, sy, cz, sz = math.cos(rx), math.sin(rx), math.cos(ry), math.sin(ry), math.cos(rz), math.sin(rz)
-    x = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
-    y = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
-    z = np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]])
-    return x @ y @ z
+from firmware_bridge.mounting import rotation_xyz
 
 
 @dataclass(frozen=True)

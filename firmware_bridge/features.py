@@ -7,6 +7,10 @@ periods. :meth:`FeatureWindow.tensor` returns a ``(1, window, channels)`` float3
 student (``FeatureSpec.stream``) it returns a :class:`StreamChunk` instead: only the samples the model has
 not seen, and whether its carried state must start from zero because the history was cleared.
 
+An IMU calibrated on the wearer (``rotations``, :func:`firmware_bridge.mounting.mounting_corrections`) has its
+gyro and accel rotated into the nominal sensor frame before anything else, so the student and the baseline
+see what a sensor mounted as the device config says would read.
+
 Alongside the data the window reports freshness: the age of each IMU's newest sample, IMUs that never
 reported, and periods in which an IMU had no new sample (a gap). Training code builds windows through
 :func:`sliding_windows`, which uses the same channel order and normalisation.
@@ -101,12 +105,24 @@ class StreamChunk(NamedTuple):
 class FeatureWindow:
     """Streaming builder of the student input; the same object runs in the simulator and on the device."""
 
-    def __init__(self, spec: FeatureSpec, imu_ids: Mapping[str, int]):
+    def __init__(
+        self, spec: FeatureSpec, imu_ids: Mapping[str, int], rotations: Mapping[str, np.ndarray] | None = None
+    ):
+        """``rotations``: per IMU name, the 3×3 rotation applied to its gyro and accel (absent: none)."""
         unknown = [name for name in spec.imu_names if name not in imu_ids]
         if unknown:
             raise ValueError(f"feature channels use IMUs {unknown} that the device config does not define")
         self.spec = spec
         self.imu_ids = tuple(imu_ids[name] for name in spec.imu_names)
+        rotations = rotations or {}
+        used = [name for name in spec.imu_names if name in rotations]
+        self._rotations = (
+            np.stack([np.asarray(rotations[n], dtype=np.float64).T if n in used else np.eye(3) for n in spec.imu_names])
+            if used
+            else None
+        )
+        """Per IMU slot, the transposed rotation: ``readings (slot, gyro|accel, xyz) @ it`` rotates each vector."""
+        self._rotated = np.zeros((len(self.imu_ids), 2, 3))
         self._source = _source_index(spec, spec.imu_names)
         self._mean, self._inv_std = _normalisation(spec)
         self._raw = np.zeros(6 * len(self.imu_ids))
@@ -158,6 +174,9 @@ class FeatureWindow:
         Returns True when a channel was not finite (it is stored as 0 so it cannot poison the model).
         """
         row = self._row  # preallocated: no allocation on the device loop's fast path
+        if self._rotations is not None:
+            np.matmul(imu_values.reshape(-1, 2, 3), self._rotations, out=self._rotated)
+            imu_values = self._rotated.reshape(-1)
         np.take(imu_values, self._source, out=row)
         np.subtract(row, self._mean, out=row)
         np.multiply(row, self._inv_std, out=row)

@@ -78,7 +78,7 @@ def make_source(scenario: BenchScenario, device: DeviceConfig, subject: SubjectC
             s.episode_s,
         )
     folder = path if path.is_absolute() else SHARED_DATA_DIR / path
-    return RecordingSource(folder, device, scenario.imu_rate_hz, loop=True)
+    return RecordingSource(folder, device, scenario.imu_rate_hz, loop=True, alignment=scenario.source.alignment)
 
 
 class _Link:

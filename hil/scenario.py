@@ -50,7 +50,14 @@ class SourceSpec:
     kind: str = spec("recording", choices=("recording", "trial", "walker"))
     path: str = spec(
         "tum-ao-imu-walking/walk_4",
-        doc="recording folder (relative: under shared/data), trial .mcap, or the walker's teacher run dir",
+        doc="recording: a TUM folder or a recording map (kind: recording YAML, docs/recordings.md; relative: under "
+        "shared/data); trial: a .mcap; walker: the teacher run dir",
+    )
+    alignment: str = spec(
+        "functional",
+        choices=("functional", "raw"),
+        doc="recording only: functional rotates each sensor into its segment frame from the walking itself; raw "
+        "sends the sensor frames, for a subject config calibrated with 'hipexo calibrate'",
     )
     speed_m_s: float = spec(1.25, gt=0.0, doc="walker only")
     slope_deg: float = spec(0.0, ge=-15.0, le=15.0, doc="walker only")

@@ -1,31 +1,21 @@
 """IMU sources for the bench: what the simulated sensors report, one sample per period.
 
-Every source yields ``{imu_id: (gyro xyz rad/s, accel xyz m/s²)}`` in the device's segment frames at its
-``rate_hz``, and is told the torque the runtime commands (``apply_torque``). Open-loop sources (a real
+Every source yields ``{imu_id: (gyro xyz rad/s, accel xyz m/s²)}`` in the device's frames (segment frames, or a
+recording's own sensor frames for a runtime that undoes their measured mounting) at its ``rate_hz``, and is told the torque the runtime commands (``apply_torque``). Open-loop sources (a real
 recording, a logged trial) ignore it; the closed-loop simulated walker (the deploy issue) applies it to the
 simulation, through the same interface.
 """
 
 from __future__ import annotations
 
-import gzip
-import math
 from pathlib import Path
 from typing import Protocol
 
-import numpy as np
-
 from firmware_bridge.config import DeviceConfig
+from recordings import RecordingError, open_recording, segment_frames
 
 Reading = tuple[tuple[float, float, float], tuple[float, float, float]]
-SEGMENTS = ("Pelvis", "UppLeg", "LowLeg", "Foot")
-TUM_FIELDS = 1 + 3 * len(SEGMENTS)
-TUM_IMUS = {"pelvis": ("right", "Pelvis"), "thigh_r": ("right", "UppLeg"), "thigh_l": ("left", "UppLeg")}
-"""Device IMU → (file side, segment) in the TUM recording: the right file's pelvis sensor is the belt's."""
-
-
-class RecordingError(ValueError):
-    """A recording file that cannot be used; the message names the file and the problem."""
+ALIGNMENTS = ("functional", "raw")
 
 
 class ImuSource(Protocol):
@@ -41,112 +31,32 @@ class ImuSource(Protocol):
         ...
 
 
-def _read_tum_table(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Times (s, from the first row) and the 12 value columns; handles the header's extra empty field.
-
-    Anything that makes the file unusable (unreadable, empty, a row of the wrong width, a value that is not a
-    finite number, time that does not increase) is a :class:`RecordingError` naming the file and the row.
-    """
-    try:
-        with gzip.open(path, "rt") if path.suffix == ".gz" else open(path) as f:
-            lines = f.read().splitlines()
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
-        raise RecordingError(f"{path}: cannot read ({exc})") from exc
-    if not lines:
-        raise RecordingError(f"{path}: empty file")
-    times, values = [], []
-    for number, line in enumerate(lines[1:], start=2):
-        fields = line.split("\t")
-        if len(fields) != TUM_FIELDS:
-            raise RecordingError(
-                f"{path}:{number}: expected {TUM_FIELDS} tab-separated fields (time and 4 segments × xyz), "
-                f"got {len(fields)}: missing or extra columns"
-            )
-        try:
-            h, m, s = fields[0].split(":")
-            times.append(int(h) * 3600 + int(m) * 60 + float(s))
-            row = [float(v) for v in fields[1:]]
-        except ValueError as exc:
-            raise RecordingError(f"{path}:{number}: not a time and 12 numbers ({exc})") from exc
-        bad = [k for k, v in enumerate(row) if not math.isfinite(v)]
-        if bad or not math.isfinite(times[-1]):
-            raise RecordingError(
-                f"{path}:{number}: value {fields[1 + bad[0]] if bad else fields[0]!r} is not a finite number"
-            )
-        values.append(row)
-    if len(times) < 2:
-        raise RecordingError(f"{path}: fewer than two samples")
-    t = np.array(times)
-    t = np.where(t < t[0], t + 86400.0, t) - t[0]  # past midnight
-    steps = np.diff(t)
-    if np.any(steps <= 0):
-        row = int(np.argmax(steps <= 0)) + 3  # the row whose time is not after the previous one's (1-based, header)
-        raise RecordingError(f"{path}:{row}: time {lines[row - 1].split(chr(9))[0]} does not increase")
-    return t, np.array(values)
-
-
-def functional_alignment(gyro: np.ndarray, accel: np.ndarray) -> np.ndarray:
-    """Sensor→segment rotation from walking data: z = main rotation axis, signed so that swing (the shorter
-    lobe of the cycle, ~40 %) is positive flexion; y = mean specific force (up), made orthogonal; x = y × z."""
-    centred = gyro - gyro.mean(axis=0)
-    _, vectors = np.linalg.eigh(centred.T @ centred)
-    z = vectors[:, -1]
-    if np.mean(centred @ z > 0.0) > 0.5:  # swing (flexion) is the shorter, faster lobe of the cycle
-        z = -z
-    up = accel.mean(axis=0)
-    y = up - (up @ z) * z
-    if np.linalg.norm(y) < 1e-6:
-        raise RecordingError("the accelerometers show no gravity off the rotation axis: not a walking recording")
-    y /= np.linalg.norm(y)
-    x = np.cross(y, z)
-    return np.stack([x, y, z])  # rows: segment axes in sensor coordinates
-
-
 class RecordingSource:
-    """A TUM-format IMU recording (shared/data/tum-ao-imu-walking), resampled to a uniform grid.
+    """A real IMU recording (any format :func:`recordings.open_recording` reads), resampled to a uniform grid.
 
-    Gyro deg/s → rad/s; each sensor rotated into its segment frame with the functional alignment above
-    (the upstream mounting is undocumented). Loops when ``loop`` is set.
+    Every IMU of the device config must be in the recording. ``alignment``: ``functional`` rotates each sensor
+    into its segment frame from the walking itself (:func:`recordings.functional_alignment`: for recordings
+    whose mounting is unknown); ``raw`` sends the sensor frames as recorded, for a runtime whose subject
+    config carries the mounting measured by ``hipexo calibrate``. Loops when ``loop`` is set.
     """
 
-    def __init__(self, folder: Path, device: DeviceConfig, rate_hz: float = 100.0, loop: bool = True):
-        self.folder = Path(folder)
+    def __init__(
+        self, path: Path, device: DeviceConfig, rate_hz: float = 100.0, loop: bool = True, alignment: str = "functional"
+    ):
+        if alignment not in ALIGNMENTS:
+            raise ValueError(f"alignment must be one of {ALIGNMENTS}, got {alignment!r}")
         self.rate_hz = rate_hz
         self.loop = loop
         ids = device.imu_ids()
-        missing = [name for name in TUM_IMUS if name not in ids]
-        if missing:
-            raise RecordingError(f"device config has no IMUs {missing} to map the recording onto")
-        if not self.folder.is_dir():
-            raise RecordingError(f"{self.folder}: no such recording folder")
-        tables = {}
-        for side in ("left", "right"):
-            for kind in ("Gyroscopes", "Accelerometers"):
-                path = self.folder / f"{kind}_{side}.txt.gz"
-                if not path.exists():
-                    raise RecordingError(f"{self.folder}: missing {path.name}")
-                tables[kind, side] = _read_tum_table(path)
-        end = min(t[-1] for t, _ in tables.values())
-        grid = np.arange(0.0, end, 1.0 / rate_hz)
-        self.duration_s = None if loop else float(grid[-1])
-        self.samples = len(grid)
-        self.data = np.zeros((len(grid), len(TUM_IMUS), 6))
-        self.imu_ids = []
-        self.alignments = {}
-        for k, (name, (side, segment)) in enumerate(TUM_IMUS.items()):
-            col = SEGMENTS.index(segment) * 3
-            t_g, g = tables["Gyroscopes", side]
-            t_a, a = tables["Accelerometers", side]
-            gyro = np.column_stack([np.interp(grid, t_g, g[:, col + i]) for i in range(3)]) * math.pi / 180.0
-            accel = np.column_stack([np.interp(grid, t_a, a[:, col + i]) for i in range(3)])
-            try:
-                rotation = functional_alignment(gyro, accel)
-            except RecordingError as exc:
-                raise RecordingError(f"{self.folder} ({side} {segment}): {exc}") from None
-            self.alignments[name] = rotation
-            self.data[:, k, :3] = gyro @ rotation.T
-            self.data[:, k, 3:] = accel @ rotation.T
-            self.imu_ids.append(ids[name])
+        names = tuple(ids)
+        recording = open_recording(path)
+        if alignment == "functional":
+            self.data = segment_frames(recording, names, rate_hz)
+        else:
+            self.data = recording.resampled(names, rate_hz)
+        self.samples = len(self.data)
+        self.duration_s = None if loop else (self.samples - 1) / rate_hz
+        self.imu_ids = [ids[name] for name in names]
 
     def sample(self, index: int) -> dict[int, Reading] | None:
         if index >= self.samples:

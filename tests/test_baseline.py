@@ -8,7 +8,8 @@ import pytest
 from firmware_bridge.baseline import BaselineConfig, BaselineController, PhaseEstimator, hip_torque_nm_per_kg
 from firmware_bridge.config import DeviceConfig, load_config
 from firmware_bridge.config.paths import SHARED_DATA_DIR, default_config
-from hil.sources import RecordingError, RecordingSource
+from hil.sources import RecordingSource
+from recordings import RecordingError
 
 RECORDINGS = SHARED_DATA_DIR / "tum-ao-imu-walking"
 

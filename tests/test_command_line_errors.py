@@ -13,7 +13,8 @@ import pytest
 
 from firmware_bridge import atomic
 from firmware_bridge.config.paths import REPO_ROOT
-from hil.sources import RecordingError, RecordingSource
+from hil.sources import RecordingSource
+from recordings import RecordingError
 from tools.cli import main
 from tools.extras import extra_providing
 from tools.output_dir import MARKER, fresh_output_dir

@@ -205,3 +205,19 @@ def test_the_device_install_verifies_installs_and_runs_the_shipped_student(devic
     assert "stopped (" in result.stdout and "0 faults" in result.stdout, result.stdout
     (trial,) = (tmp_path / "trials").glob("*.mcap")
     assert read_trial(trial).complete
+
+
+def test_recordings_read_and_calibrate_on_the_base_install():
+    """The recordings package (base install) reads an Xsens export and calibrates with the training packages and
+    the other project packages absent."""
+    probe = PROBE[: PROBE.index("import pkgutil")] + (
+        "from firmware_bridge.config import DeviceConfig, load_config\n"
+        "from recordings import calibrate, open_recording\n"
+        "device = load_config('configs/device/hip_exo.yaml', DeviceConfig)\n"
+        "assert calibrate(open_recording('tests/data/xsens/orientation_only'), device)['thigh_r'].walking_s > 3\n"
+        "assert not [m for m in sys.modules if m.split('.')[0] in BLOCKED]\n"
+        "print('recordings ok')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "recordings ok" in result.stdout

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from firmware_bridge import __version__
 from firmware_bridge.config import ConfigError
-from hil.sources import RecordingError
+from recordings import RecordingError
 from tools.commands import COMMAND_MODULES
 from tools.errors import ExitCode, UserError
 from tools.extras import extra_providing

@@ -2,6 +2,7 @@
 
 from firmware_bridge.config.models import (
     DeviceConfig,
+    ImuCalibration,
     ImuLinkConfig,
     ImuMountConfig,
     LowPassConfig,
@@ -24,6 +25,7 @@ __all__ = [
     "ConfigError",
     "DeviceConfig",
     "ImuLinkConfig",
+    "ImuCalibration",
     "ImuMountConfig",
     "LowPassConfig",
     "RuntimeConfig",

@@ -13,12 +13,27 @@ SEGMENTS = ("pelvis", "thigh_r", "thigh_l")
 
 
 @dataclass(frozen=True)
+class ImuCalibration:
+    """One IMU's measured sensor-to-segment rotation on this person (``hipexo calibrate``, docs/conventions.md)."""
+
+    rpy_deg: list[float] = spec(length=3, doc="roll, pitch, yaw in degrees, the convention of mounting_rpy_deg")
+    source: str = spec("", doc="how it was measured: the recording and the method")
+
+    def validate(self) -> list[str]:
+        bad = [a for a in self.rpy_deg if not -180.0 <= a <= 180.0]
+        return [f"rpy_deg: each angle must be within [-180, 180] degrees (got {bad[0]:g})"] if bad else []
+
+
+@dataclass(frozen=True)
 class SubjectConfig:
     """The person wearing the device (or the simulated one)."""
 
     body_mass_kg: float = spec(gt=20.0, lt=250.0)
     height_m: float = spec(gt=0.8, lt=2.5)
     subject_id: str = spec("anonymous")
+    imu_mounting: dict[str, ImuCalibration] = spec(
+        {}, doc="per device IMU name: its measured mounting, which the runtime undoes (absent: the nominal one)"
+    )
 
 
 @dataclass(frozen=True)

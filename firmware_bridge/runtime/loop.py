@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from firmware_bridge.config import DeviceConfig, RuntimeConfig, SubjectConfig
 from firmware_bridge.features import FeatureSpec, FeatureWindow, LatestImu
+from firmware_bridge.mounting import mounting_corrections
 from firmware_bridge.protocol.messages import (
     CommandFlags,
     ControllerFault,
@@ -88,7 +89,7 @@ class DeviceRuntime:
         self.links = imu_links if motor_link in imu_links else [*imu_links, motor_link]
         self.logger = logger
         self.on_event = on_event
-        self.window = FeatureWindow(features, device.imu_ids())
+        self.window = FeatureWindow(features, device.imu_ids(), mounting_corrections(device, subject))
         self.shaping = ShapingParams.from_config(device, subject, runtime.loop_rate_hz)
         self.shaper = ShaperState.initial(self.shaping)
         self.machine = SafetyMachine(runtime.watchdog)

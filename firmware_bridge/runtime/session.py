@@ -24,6 +24,7 @@ import yaml
 from firmware_bridge.baseline import BaselineConfig, BaselineController
 from firmware_bridge.bundle import MANIFEST, load_bundle
 from firmware_bridge.config import DeviceConfig, RuntimeConfig, SubjectConfig, load_config
+from firmware_bridge.mounting import mounting_corrections
 from firmware_bridge.runtime.controller import OnnxStudent
 from firmware_bridge.runtime.imu_ports import ImuPort, decoder_for
 from firmware_bridge.runtime.link import SerialLink
@@ -92,6 +93,8 @@ class SubjectChoice:
             "height_m": f"{c.height_m:g}",
             "source": self.source,
             "development_subject": str(self.development).lower(),
+            # measured mountings the runtime undoes (roll-pitch-yaw degrees); {}: the device's nominal ones
+            "imu_mounting": json.dumps({name: m.rpy_deg for name, m in c.imu_mounting.items()}),
         }
 
 
@@ -181,6 +184,7 @@ def run_session(
             "DEVELOPMENT FLAG allow_unsigned IS ON: this device would run unsigned bundles; "
             f"controller {controller_source}: {controller_metadata.get('bundle_signature', {}).get('status', 'not a bundle')}"
         )
+    mounting_corrections(device, subject.config, subject.source)  # refuse a calibration the device cannot use
     imu_links, motor_link = _open_links(imu_ports, motor_port, runtime, device)
 
     def on_event(kind: str, text: str) -> None:

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from firmware_bridge.config import DeviceConfig, SubjectConfig
+from firmware_bridge.mounting import mounting_matrix
 from teacher.sim.backend import COORDINATES, JOINTS, BodyState, SimBackend
 from teacher.sim.metabolics import MuscleEnergyState
 from teacher.sim.muscle_curves import force_length
@@ -244,7 +245,7 @@ class SconeBackend(SimBackend):
             q = body.orientation()
             gyro = _rotate_into(q, _vec(body.ang_vel()))
             accel = _rotate_into(q, _vec(body.com_acc()) - gravity)
-            rotation = _mount_rotation(self._mounts[name].mounting_rpy_deg)
+            rotation = mounting_matrix(self._mounts[name].mounting_rpy_deg)
             out[k, :3], out[k, 3:] = rotation.T @ gyro, rotation.T @ accel
         return out
 
@@ -279,11 +280,3 @@ class SconeBackend(SimBackend):
         f_max = np.array([mu.max_isometric_force() for mu in self._muscles], dtype=float)
         l_opt = np.array([mu.optimal_fiber_length() for mu in self._muscles], dtype=float)
         return f_max, l_opt, np.full(len(self._muscles), MAX_SHORTENING_VELOCITY_LOPT_PER_S)
-
-
-def _mount_rotation(rpy_deg: list[float]) -> np.ndarray:
-    roll, pitch, yaw = np.deg2rad(rpy_deg)
-    rx = np.array([[1, 0, 0], [0, math.cos(roll), -math.sin(roll)], [0, math.sin(roll), math.cos(roll)]])
-    ry = np.array([[math.cos(pitch), 0, math.sin(pitch)], [0, 1, 0], [-math.sin(pitch), 0, math.cos(pitch)]])
-    rz = np.array([[math.cos(yaw), -math.sin(yaw), 0], [math.sin(yaw), math.cos(yaw), 0], [0, 0, 1]])
-    return rx @ ry @ rz

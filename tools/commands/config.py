@@ -16,6 +16,7 @@ import yaml
 import distill.config  # noqa: F401  (registers kind: distill)
 import firmware_bridge.baseline  # noqa: F401  (registers kind: baseline)
 import hil.scenario  # noqa: F401  (registers kind: bench)
+import recordings  # noqa: F401  (registers kind: recording)
 import teacher.config  # noqa: F401  (registers kind: sim)
 import teacher.training.config  # noqa: F401  (registers kind: teacher)
 from firmware_bridge.config import (
