@@ -184,7 +184,7 @@ def run_loop(mode: str, bundle: Path, seconds: float, rate_hz: float, work: Path
             pty.device_path,
             "--runtime-config",
             str(config_path),
-            "--trial-dir",
+            "--out",
             str(trial_dir),
             "--duration",
             str(seconds),
