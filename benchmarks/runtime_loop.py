@@ -195,7 +195,7 @@ def run_loop(
             pty.device_path,
             "--runtime-config",
             str(config_path),
-            "--trial-dir",
+            "--out",
             str(trial_dir),
             "--duration",
             str(seconds),

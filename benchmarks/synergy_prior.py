@@ -39,7 +39,7 @@ def train(config: Path, run_dir: Path, steps: int) -> None:
     if remaining <= 0:
         return
     command = [sys.executable, "-m", "tools.cli", "teacher", "train", "--config", str(config), "--no-progress"]
-    command += ["--run-dir", str(run_dir)]
+    command += ["--out", str(run_dir)]
     command += ["--steps", str(remaining)] + (["--resume"] if (run_dir / "checkpoint").exists() else [])
     subprocess.run(command, cwd=REPO, check=True)
 

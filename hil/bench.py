@@ -155,6 +155,11 @@ class ImuWire:
 class RuntimeExited(RuntimeError):
     """The runtime ended before the bench stopped it (or never started): the bench FAILs with this reason."""
 
+    def __init__(self, reason: str, refused_code: int | None = None) -> None:
+        super().__init__(reason)
+        self.refused_code = refused_code
+        """The runtime's exit code when it refused to start (2: the bench's input is at fault, not the device)."""
+
 
 def run_bench(
     scenario: BenchScenario,
@@ -181,7 +186,7 @@ def run_bench(
     trial_dir = work_dir / "trials"
     paths = {name: Path(p).absolute() for name, p in config_paths.items()}
     command = [sys.executable, "-m", "tools.cli", "run", *controller_args, *wire.runtime_args()]
-    command += ["--motor-port", str(motor_link.link), "--trial-dir", str(trial_dir)]
+    command += ["--motor-port", str(motor_link.link), "--out", str(trial_dir)]
     command += ["--runtime-config", str(paths["runtime"]), "--device-config", str(paths["device"])]
     command += ["--subject-config", str(paths["subject"])]
     command += ["--condition", "hil-bench", "--notes", f"source {scenario.source.kind}:{scenario.source.path}"]
@@ -225,7 +230,7 @@ def _stream(scenario, source, wire: ImuWire, emulator, runtime: Supervised, tria
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while not (trial_dir.exists() and any(trial_dir.glob("*.mcap"))):  # the runtime has loaded and is logging
         if runtime.poll() is not None:
-            raise RuntimeExited(f"the runtime did not start ({runtime.exit_reason()})")
+            raise RuntimeExited(f"the runtime did not start ({runtime.exit_reason()})", runtime.poll())
         if time.monotonic() > deadline:
             raise RuntimeExited(f"the runtime did not start within {STARTUP_TIMEOUT_S:g} s")
         time.sleep(0.05)

@@ -267,9 +267,9 @@ def closed_loop_section(c: dict) -> list[str]:
     return lines
 
 
-def write_json(figures: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({k: v for k, v in figures.items() if k != "log"}, indent=1, default=float))
+def figures_json(figures: dict) -> str:
+    """The figures as JSON text (without the raw log), for ``hipexo bench --json``."""
+    return json.dumps({k: v for k, v in figures.items() if k != "log"}, indent=1, default=float)
 
 
 def _plots(run: BenchRun, figures: dict, out_dir: Path) -> list[Path]:

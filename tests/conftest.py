@@ -43,7 +43,6 @@ def smoke_run(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("teacher") / "run"
     config = str(CONFIG_DIR / "teacher" / "smoke.yaml")
     assert (
-        main(["teacher", "train", "--config", config, "--run-dir", str(run_dir), "--steps", "2048", "--no-progress"])
-        == 0
+        main(["teacher", "train", "--config", config, "--out", str(run_dir), "--steps", "2048", "--no-progress"]) == 0
     )
     return run_dir

@@ -177,7 +177,7 @@ class RuntimeUnderTest:
             "--imu-port",
             self.imu_pty.device_path,
         ]
-        command += ["--motor-port", self.motor_pty.device_path, "--trial-dir", str(self.trial_dir)]
+        command += ["--motor-port", self.motor_pty.device_path, "--out", str(self.trial_dir)]
         command += ["--runtime-config", str(runtime_cfg), "--device-config", str(device_cfg)]
         command += ["--dev-subject"] if dev_subject else ["--subject-config", str(subject_cfg)]
         command += ["--trusted-keys", str(suite_signing_key()[1]), *extra_args]

@@ -67,7 +67,7 @@ def test_a_candidate_scores_its_paired_reduction_less_its_extra_falls():
 
 def test_tune_profile_searches_resumes_and_clone_profile_warm_starts_the_exo_head(smoke_run, tmp_path):
     out = tmp_path / "search"
-    args = ["teacher", "tune-profile", str(smoke_run), "--speed", "1.25", "--episodes", "2", "--seconds", "2.5"]
+    args = ["teacher", "tune-profile", str(smoke_run), "--speed", "1.25", "--episodes", "2", "--duration", "2.5"]
     args += ["--population", "3", "--workers", "2", "--out", str(out)]
     assert main([*args, "--generations", "1"]) == 0
     assert len((out / "history.jsonl").read_text().splitlines()) == 3

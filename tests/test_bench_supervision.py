@@ -54,7 +54,7 @@ def _start_bench(folder: Path) -> tuple[subprocess.Popen, int]:
     from ``folder``; returns it and its runtime's pid once the runtime is logging."""
     (folder / "scenario.yaml").write_text(SCENARIO)
     bench = subprocess.Popen(
-        [sys.executable, "-m", "tools.cli", "bench", "--scenario", "scenario.yaml", "--out", "out"],
+        [sys.executable, "-m", "tools.cli", "bench", "--config", "scenario.yaml", "--out", "out"],
         cwd=folder,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -99,7 +99,7 @@ def test_runtime_refuses_a_bad_bundle_before_sending_anything(tmp_path):
                 str(bundle),
                 "--imu-port",
                 pty.device_path,
-                "--trial-dir",
+                "--out",
                 str(tmp_path / "trials"),
                 "--trusted-keys",
                 str(suite_signing_key()[1]),

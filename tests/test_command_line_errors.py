@@ -179,7 +179,7 @@ def test_the_bench_on_a_recording_with_nans_prints_one_line_and_exits_2(tmp_path
     (tmp_path / "scenario.yaml").write_text(
         f"kind: bench\nduration_s: 2.0\nsource: {{kind: recording, path: {folder}}}\nfaults: []\n"
     )
-    result = hipexo("bench", "--scenario", "scenario.yaml", "--out", "out", cwd=tmp_path)
+    result = hipexo("bench", "--config", "scenario.yaml", "--out", "out", cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     assert "Accelerometers_right.txt.gz:2: value 'nan' is not a finite number" in result.stderr.strip().splitlines()[-1]

@@ -37,18 +37,20 @@ def device_dir(folder: Path) -> Path:
 def test_install_then_rollback_restores_the_previous_student(tmp_path):
     root = device_dir(tmp_path / "device")
     first, second = make_bundle(tmp_path / "a"), make_bundle(tmp_path / "b", gain=2.0)
-    assert hipexo("device", "install", str(first), "--target", str(root)).returncode == 0
-    installed = hipexo("device", "install", str(second), "--target", str(root))
+    assert hipexo("device", "install", str(first), "--device-root", str(root)).returncode == 0
+    installed = hipexo("device", "install", str(second), "--device-root", str(root))
     assert installed.returncode == 0, installed.stderr
     device = DeviceRoot(root)
     active = device.active()
     assert (root / "current" / "student.onnx").read_bytes() == (second / "student.onnx").read_bytes()
-    status = json.loads(hipexo("device", "status", "--target", str(root), "--json").stdout)
+    status = json.loads(hipexo("device", "status", "--device-root", str(root), "--json").stdout)
+    assert hipexo("device", "status", "--device-root", str(root), "--json", str(tmp_path / "s.json")).stdout == ""
+    assert json.loads((tmp_path / "s.json").read_text()) == status
     assert status["active"] == active and len(status["versions"]) == 2 and status["rollback_to"] != active
     assert all(v["signer"] == "test-signer" for v in status["versions"])
-    assert hipexo("device", "rollback", "--target", str(root)).returncode == 0
+    assert hipexo("device", "rollback", "--device-root", str(root)).returncode == 0
     assert (root / "current" / "student.onnx").read_bytes() == (first / "student.onnx").read_bytes()
-    again = hipexo("device", "rollback", "--target", str(root))
+    again = hipexo("device", "rollback", "--device-root", str(root))
     assert again.returncode == 2 and "no earlier version" in again.stderr
 
 
@@ -66,7 +68,7 @@ def test_installer_refuses_a_bad_bundle_and_keeps_current(tmp_path, defect):
     if defect == "untrusted":
         new_key(tmp_path / "stranger.key", "stranger")
         sign_bundle(bad, tmp_path / "stranger.key")
-    result = hipexo("device", "install", str(bad), "--target", str(root))
+    result = hipexo("device", "install", str(bad), "--device-root", str(root))
     expected = {
         "tampered_model": "SHA-256 does not match",
         "unsigned": "unsigned",
@@ -114,7 +116,7 @@ def ssh_device(tmp_path_factory):
 
 def remote(ssh_device, root: Path) -> list[str]:
     return [
-        "--target",
+        "--device-root",
         f"{ssh_device.host_alias}:{root}",
         "--ssh-config",
         str(ssh_device.config),
@@ -132,6 +134,9 @@ def test_install_status_rollback_over_ssh(tmp_path, ssh_device):
         assert "installed" in result.stdout
     status = hipexo("device", "status", "--json", *remote(ssh_device, root))
     assert json.loads(status.stdout)["active"] == DeviceRoot(root).active()
+    saved = hipexo("device", "status", *remote(ssh_device, root), "--json", str(tmp_path / "status.json"))
+    assert saved.returncode == 0 and saved.stdout == "", saved.stderr
+    assert json.loads((tmp_path / "status.json").read_text())["active"] == DeviceRoot(root).active()
     assert (root / "current" / "student.onnx").read_bytes() == (second / "student.onnx").read_bytes()
     assert hipexo("device", "rollback", *remote(ssh_device, root)).returncode == 0
     assert (root / "current" / "student.onnx").read_bytes() == (first / "student.onnx").read_bytes()

@@ -22,7 +22,7 @@ from teacher.executor import TaskFailed, make_executor
 from tools.cli import main
 
 SHIPPED_TEACHER = REPO_ROOT / "models" / "teacher" / "default"
-GRID = ["--speeds", "1.25", "--slopes", "0", "--episodes", "2", "--seconds", "1"]
+GRID = ["--speeds", "1.25", "--slopes", "0", "--episodes", "2", "--duration", "1"]
 
 
 def _free_port() -> int:
@@ -172,7 +172,7 @@ COMMANDS = {
     "eval": ["teacher", "eval", str(SHIPPED_TEACHER)],
     "tune-prior": ["teacher", "tune-prior", "--generations", "1"],
     "distill": ["distill", "collect"],
-    "train": ["teacher", "train", "--config", str(CONFIG_DIR / "teacher" / "smoke.yaml"), "--run-dir", "run"],
+    "train": ["teacher", "train", "--config", str(CONFIG_DIR / "teacher" / "smoke.yaml"), "--out", "run"],
 }
 
 

@@ -42,7 +42,7 @@ def xsens_bench(tmp_path_factory):
             {"kind": "bench", "duration_s": 10.0, "source": {"kind": "recording", "path": RECORDING}, "faults": FAULTS}
         )
     )
-    args = ["bench", "--scenario", str(scenario), "--device-config", str(XSENS), "--out", str(out / "report")]
+    args = ["bench", "--config", str(scenario), "--device-config", str(XSENS), "--out", str(out / "report")]
     code = main([*args, "--json", str(out / "figures.json")])
     figures = json.loads((out / "figures.json").read_text())
     return code, figures, read_trial(figures["trial"]), (out / "report" / "work" / "runtime_output.txt").read_text()

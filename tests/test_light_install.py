@@ -181,13 +181,13 @@ def test_the_device_install_verifies_installs_and_runs_the_shipped_student(devic
     assert _run([hipexo, "run", "--help"], tmp_path).returncode == 0
     verified = _run([hipexo, "bundle", "verify", str(bundle), "--allow-unsigned"], tmp_path)
     assert verified.returncode == 0 and "ok:" in verified.stdout, verified.stderr
-    assert _run([hipexo, "keys", "new", "lab", "--dir", "keys"], tmp_path).returncode == 0
+    assert _run([hipexo, "keys", "new", "lab", "--out", "keys"], tmp_path).returncode == 0
     signed = _run([hipexo, "bundle", "sign", str(bundle), "--key", "keys/lab.key"], tmp_path)
     assert signed.returncode == 0, signed.stderr
     root = tmp_path / "device"
     root.mkdir()
     shutil.copy(tmp_path / "keys" / "lab.pub", root / "trusted_keys")
-    installed = _run([hipexo, "device", "install", str(bundle), "--target", "device"], tmp_path)
+    installed = _run([hipexo, "device", "install", str(bundle), "--device-root", "device"], tmp_path)
     assert installed.returncode == 0, installed.stderr
     (tmp_path / "subject.yaml").write_text("kind: subject\nsubject_id: S01\nbody_mass_kg: 70.0\nheight_m: 1.70\n")
     pty = PtyPair()
@@ -196,7 +196,7 @@ def test_the_device_install_verifies_installs_and_runs_the_shipped_student(devic
     feeder.start()
     try:
         run = [hipexo, "run", "--device-root", "device", "--imu-port", pty.device_path, "--duration", "2"]
-        result = _run([*run, "--trial-dir", "trials", "--subject-config", "subject.yaml"], tmp_path, timeout=60)
+        result = _run([*run, "--out", "trials", "--subject-config", "subject.yaml"], tmp_path, timeout=60)
     finally:
         stop.set()
         feeder.join(2.0)

@@ -121,7 +121,7 @@ def hipexo_run(tmp_path: Path, bundle: Path, *args: str) -> tuple[subprocess.Com
     peer = FramePeer(pty.master)
     try:
         command = [sys.executable, "-m", "tools.cli", "run", "--bundle", str(bundle), "--imu-port", pty.device_path]
-        command += ["--trial-dir", str(tmp_path / "trials"), *args]
+        command += ["--out", str(tmp_path / "trials"), *args]
         result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
         time.sleep(0.05)
         return result, peer.poll()

@@ -84,7 +84,7 @@ def test_new_key_is_private_and_never_overwritten(tmp_path):
 
 def test_keys_sign_verify_from_the_command_line(tmp_path):
     bundle = make_bundle(tmp_path / "b", signed=False)
-    assert hipexo("keys", "new", "lab-release", "--dir", str(tmp_path / "keys")).returncode == 0
+    assert hipexo("keys", "new", "lab-release", "--out", str(tmp_path / "keys")).returncode == 0
     refused = hipexo("bundle", "verify", str(bundle), "--trusted-keys", str(tmp_path / "keys" / "lab-release.pub"))
     assert refused.returncode == 2 and "unsigned" in refused.stderr
     signed = hipexo("bundle", "sign", str(bundle), "--key", str(tmp_path / "keys" / "lab-release.key"))

@@ -39,7 +39,7 @@ def test_tune_slope_searches_resumes_and_starts_from_a_neighbour(smoke_run, tmp_
     out = tmp_path / "search"
     (tmp_path / "start.json").write_text(json.dumps(SlopeSetting(slope_deg=-5.0, trunk_lean_rad=0.1).as_dict()))
     args = ["teacher", "tune-slope", str(smoke_run), "--slope", "3", "--speeds", "1.25", "--episodes", "2"]
-    args += ["--seconds", "1.0", "--population", "3", "--workers", "2", "--out", str(out)]
+    args += ["--duration", "1.0", "--population", "3", "--workers", "2", "--out", str(out)]
     args += ["--start", str(tmp_path / "start.json")]
     assert main([*args, "--generations", "1"]) == 0
     assert main([*args, "--generations", "2"]) == 0  # resumes: one more generation

@@ -108,7 +108,7 @@ def test_synergies_command_writes_a_config_the_walker_loads(smoke_run, tmp_path,
 
     out = tmp_path / "synergy.yaml"
     extends = str(CONFIG_DIR / "sim" / "default.yaml")
-    args = ["teacher", "synergies", str(smoke_run), "--count", "3", "--speeds", "1.0", "--seconds", "1"]
+    args = ["teacher", "synergies", str(smoke_run), "--count", "3", "--speeds", "1.0", "--duration", "1"]
     assert main([*args, "--out", str(out), "--extends", extends]) == 0
     printed = capsys.readouterr().out
     assert "3 synergies: VAF" in printed
@@ -117,3 +117,13 @@ def test_synergies_command_writes_a_config_the_walker_loads(smoke_run, tmp_path,
     sim = load_config(out, SimConfig)
     assert sim.synergies.enabled and sim.synergies.count() == 3
     assert HipExoWalkerEnv(sim).action_space.shape == (8,)
+
+
+def test_synergies_command_refuses_a_count_the_teacher_does_not_have(smoke_run, tmp_path, capsys):
+    from tools.cli import main
+
+    args = ["teacher", "synergies", str(smoke_run), "--speeds", "1.0", "--duration", "0.2"]
+    assert main([*args, "--count", "99", "--out", str(tmp_path / "s.yaml")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("hipexo: error: --count 99: this teacher has ") and "pick 1 to" in err[0]
+    assert not (tmp_path / "s.yaml").exists()

@@ -126,7 +126,7 @@ def test_eval_command_writes_report_plots_and_summary(smoke_run, tmp_path, capsy
         "0",
         "--episodes",
         "2",
-        "--seconds",
+        "--duration",
         "1.5",
     ]
     assert main([*args, "--out", str(out), "--json", str(js), "--workers", "1"]) == 0

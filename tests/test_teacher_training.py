@@ -84,9 +84,9 @@ def test_a_wall_time_budget_ends_the_sitting_at_the_next_rollout_and_splits_its_
 
 
 def test_a_fresh_run_refuses_to_overwrite_and_resume_needs_a_checkpoint(smoke_run, tmp_path, capsys):
-    assert main(["teacher", "train", "--config", str(SMOKE), "--run-dir", str(smoke_run), "--steps", "1"]) == 2
+    assert main(["teacher", "train", "--config", str(SMOKE), "--out", str(smoke_run), "--steps", "1"]) == 2
     assert "already has a checkpoint" in capsys.readouterr().err
-    assert main(["teacher", "train", "--config", str(SMOKE), "--run-dir", str(tmp_path / "none"), "--resume"]) == 2
+    assert main(["teacher", "train", "--config", str(SMOKE), "--out", str(tmp_path / "none"), "--resume"]) == 2
     assert "no teacher checkpoint" in capsys.readouterr().err
 
 
@@ -94,7 +94,7 @@ def test_a_fresh_run_refuses_to_overwrite_and_resume_needs_a_checkpoint(smoke_ru
 def test_a_stop_signal_to_the_group_ends_the_sitting_at_a_rollout_boundary_with_a_checkpoint(tmp_path, signum):
     """As a terminal's Ctrl-C or systemd's stop sends it: to every process of the group, env workers included."""
     run_dir = tmp_path / "run"
-    command = [sys.executable, "-m", "tools.cli", "teacher", "train", "--config", str(SMOKE), "--run-dir", str(run_dir)]
+    command = [sys.executable, "-m", "tools.cli", "teacher", "train", "--config", str(SMOKE), "--out", str(run_dir)]
     process = subprocess.Popen(
         [*command, "--steps", "100000", "--no-progress"],
         cwd=tmp_path,

@@ -111,7 +111,7 @@ def test_reset_options_set_speed_and_slope(env_exo_on):
 def test_sim_check_command_prints_the_model_summary(capsys):
     from tools.cli import main
 
-    assert main(["sim", "check", "--seconds", "0.4"]) == 0
+    assert main(["sim", "check", "--duration", "0.4"]) == 0
     out = capsys.readouterr().out
     assert "muscles (22)" in out and "pelvis, thigh_r, thigh_l" in out and "77.90 kg" in out
 
@@ -148,7 +148,7 @@ def test_sim_render_writes_a_png_strip(tmp_path, capsys):
     from tools.cli import main
 
     out = tmp_path / "strip.png"
-    assert main(["sim", "render", "--seconds", "0.3", "--frames", "4", "--out", str(out)]) == 0
+    assert main(["sim", "render", "--duration", "0.3", "--frames", "4", "--out", str(out)]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "control steps" in capsys.readouterr().out
 

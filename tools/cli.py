@@ -3,7 +3,8 @@
 Each module in :mod:`tools.commands` exposes ``register(subparsers)`` and sets ``func`` on its parsers.
 ``main`` is the front door: it makes every path argument absolute once (so commands, and the processes they
 start, work from any directory), turns SIGINT/SIGTERM into an orderly stop (:mod:`tools.interrupt`), and maps
-what ends a command to one line and an exit code (:class:`tools.errors.ExitCode`, README).
+what ends a command to one line and an exit code (:class:`tools.errors.ExitCode`, README). Every parser shows its
+defaults in ``--help``, and flags share one vocabulary (:mod:`tools.vocabulary`, README "Flag vocabulary").
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from tools.commands import COMMAND_MODULES
 from tools.errors import ExitCode, UserError
 from tools.extras import extra_providing
 from tools.interrupt import Interrupted, stop_signals_raise
+from tools.vocabulary import show_defaults
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     for module in COMMAND_MODULES:
         module.register(subparsers)
+    show_defaults(parser)
     return parser
 
 

@@ -8,21 +8,22 @@ from pathlib import Path
 from firmware_bridge.config.paths import default_config
 from tools.commands.run import add_live_option, live_address
 from tools.errors import ExitCode, UserError
+from tools.vocabulary import add_json_option, add_renamed, write_json_output
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("bench", help="hardware-in-the-loop bench with fault injection and a report")
-    parser.add_argument("--scenario", type=Path, default=default_config("bench"), help="kind: bench YAML")
+    add_renamed(parser, "--config", ["--scenario"], type=Path, default=default_config("bench"), help="kind: bench YAML")
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--bundle", type=Path, help="student bundle (default: the baseline controller)")
     which.add_argument("--baseline", type=Path, default=None, help="baseline controller config")
     parser.add_argument("--trusted-keys", type=Path, default=None, help="signers the runtime accepts (for --bundle)")
     parser.add_argument("--allow-unsigned", action="store_true", help="DEVELOPMENT ONLY: run an unsigned bundle")
-    parser.add_argument("--runtime-config", type=Path, default=default_config("runtime"))
-    parser.add_argument("--device-config", type=Path, default=default_config("device", "hip_exo"))
-    parser.add_argument("--subject-config", type=Path, default=default_config("subject"))
+    parser.add_argument("--runtime-config", type=Path, default=default_config("runtime"), help="kind: runtime")
+    parser.add_argument("--device-config", type=Path, default=default_config("device", "hip_exo"), help="kind: device")
+    parser.add_argument("--subject-config", type=Path, default=default_config("subject"), help="the simulated wearer")
     parser.add_argument("--out", type=Path, default=Path("out/bench"), help="report folder")
-    parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON")
+    add_json_option(parser, "also the figures")
     add_live_option(parser)
     parser.set_defaults(func=run)
 
@@ -32,10 +33,10 @@ def run(args: argparse.Namespace) -> int:
 
     from firmware_bridge.config import DeviceConfig, RuntimeConfig, SubjectConfig, load_config
     from hil.bench import RuntimeExited, run_bench
-    from hil.bench_report import analyse, closed_loop_summary, describe_cause, failing, write_json, write_report
+    from hil.bench_report import analyse, closed_loop_summary, describe_cause, failing, figures_json, write_report
     from hil.scenario import BenchScenario
 
-    scenario = load_config(args.scenario, BenchScenario)
+    scenario = load_config(args.config, BenchScenario)
     if scenario.source.kind == "walker" and not args.bundle:
         raise UserError("a walker source is compared with the same student in simulation: pass --bundle")
     device = load_config(args.device_config, DeviceConfig)
@@ -63,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
             result = run_bench(scenario, controller, args.out / "work", device, subject, paths, progress)
         except RuntimeExited as exc:
             bar.close()
+            if exc.refused_code == ExitCode.USAGE:  # a bad bundle, baseline or config given to the bench
+                raise UserError(f"{exc}; its output: {args.out / 'work' / 'runtime_output.txt'}") from exc
             print(f"FAIL: {exc}; its output: {args.out / 'work' / 'runtime_output.txt'}", flush=True)
             return ExitCode.CHECK_FAILED
         except KeyboardInterrupt:
@@ -76,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         figures["closed_loop"] = closed_loop_references(args, scenario, result, device, subject)
     report = write_report(result, figures, args.out, title)
     if args.json:
-        write_json(figures, args.json)
+        write_json_output(args.json, figures_json(figures))
     for f in figures["faults"]:
         print(f"{'pass' if f['passed'] else 'FAIL'}  {f['type']:<14} {f['expectation']}: {f['detail']}")
     for e in figures["runtime_faults"]:

@@ -13,9 +13,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("bundle", help="student bundles: verify, sign")
     sub = parser.add_subparsers(metavar="ACTION", required=True)
     verify = sub.add_parser("verify", help="check a bundle against the device configs and print its manifest")
-    verify.add_argument("dir", type=Path)
-    verify.add_argument("--runtime-config", type=Path, default=default_config("runtime"))
-    verify.add_argument("--device-config", type=Path, default=default_config("device", "hip_exo"))
+    verify.add_argument("dir", type=Path, help="bundle directory")
+    verify.add_argument("--runtime-config", type=Path, default=default_config("runtime"), help="kind: runtime")
+    verify.add_argument("--device-config", type=Path, default=default_config("device", "hip_exo"), help="kind: device")
     verify.add_argument("--trusted-keys", type=Path, default=None, help="signers to accept (or the runtime config's)")
     verify.add_argument("--allow-unsigned", action="store_true", help="accept an unsigned bundle (development)")
     verify.add_argument(
@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     verify.set_defaults(func=run_verify)
     sign = sub.add_parser("sign", help="sign a bundle's manifest (writes manifest.sig)")
-    sign.add_argument("dir", type=Path)
+    sign.add_argument("dir", type=Path, help="bundle directory")
     sign.add_argument("--key", type=Path, required=True, help="private key from 'hipexo keys new'")
     sign.set_defaults(func=run_sign)
 

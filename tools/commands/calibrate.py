@@ -17,9 +17,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "recording", type=Path, help="a TUM folder or a recording map (kind: recording YAML, docs/recordings.md)"
     )
-    parser.add_argument("--subject", type=Path, required=True, help="the wearer's subject config (kind: subject)")
-    parser.add_argument("--device-config", type=Path, default=default_config("device", "hip_exo"))
-    parser.add_argument("--out", type=Path, default=None, help="write here instead of updating --subject in place")
+    parser.add_argument(
+        "--subject-config",
+        "--subject",
+        dest="subject",
+        type=Path,
+        required=True,
+        help="the wearer's subject config (kind: subject), updated in place unless --out is given",
+    )
+    parser.add_argument(
+        "--device-config",
+        type=Path,
+        default=default_config("device", "hip_exo"),
+        help="the device: which IMUs there are and their nominal mountings",
+    )
+    parser.add_argument("--out", type=Path, default=None, help="write the calibrated subject config here instead")
     parser.set_defaults(func=run)
 
 

@@ -29,16 +29,17 @@ from firmware_bridge.config import (
     load_config,
 )
 from firmware_bridge.config.paths import default_config
+from tools.errors import ExitCode, UserError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("config", help="validate and inspect configuration files")
     sub = parser.add_subparsers(metavar="ACTION", required=True)
     validate = sub.add_parser("validate", help="check config files (or every *.yaml under a folder)")
-    validate.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    validate.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="a config file or a folder of them")
     validate.set_defaults(func=run_validate)
     show = sub.add_parser("show", help="print a config with every default filled in")
-    show.add_argument("path", type=Path)
+    show.add_argument("path", type=Path, help="a config file")
     show.set_defaults(func=run_show)
 
 
@@ -52,8 +53,7 @@ def _expand(paths: list[Path]) -> list[Path]:
 def run_validate(args: argparse.Namespace) -> int:
     files = _expand(args.paths)
     if not files:
-        print("hipexo: error: no *.yaml files found", file=sys.stderr)
-        return 2
+        raise UserError(f"no *.yaml files found in {' '.join(map(str, args.paths))}")
     invalid: set[Path] = set()
     loaded: dict[Path, object] = {}
     for path in files:
@@ -70,8 +70,8 @@ def run_validate(args: argparse.Namespace) -> int:
             print(f"ok      {path} ({type(loaded[path]).__name__})")
     if invalid:
         print(f"{len(invalid)} of {len(files)} config file(s) invalid; known kinds: {known_kinds()}", file=sys.stderr)
-        return 1
-    return 0
+        return ExitCode.CHECK_FAILED
+    return ExitCode.OK
 
 
 def _pairing_problems(loaded: dict[Path, object]) -> list[tuple[Path, ConfigError]]:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from firmware_bridge.config.paths import default_config
 from tools.output_dir import fresh_output_dir
+from tools.vocabulary import add_renamed
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,9 +26,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="everything the demo writes: a new or empty folder, or one an earlier demo wrote (replaced)",
     )
     parser.add_argument("--teacher", type=Path, default=None, help="teacher run dir (default: the shipped teacher)")
-    parser.add_argument("--distill-config", type=Path, default=default_config("distill", "demo"))
-    parser.add_argument("--bench", type=Path, default=default_config("bench", "closed_loop"), help="kind: bench")
-    parser.add_argument("--duration", type=float, default=None, help="bench seconds (default: the scenario's, 60)")
+    parser.add_argument(
+        "--distill-config", type=Path, default=default_config("distill", "demo"), help="kind: distill (the student)"
+    )
+    add_renamed(
+        parser,
+        "--bench-config",
+        ["--bench"],
+        type=Path,
+        default=default_config("bench", "closed_loop"),
+        help="kind: bench",
+    )
+    parser.add_argument(
+        "--duration", type=float, default=None, metavar="SECONDS", help="bench seconds (default: the scenario's, 60)"
+    )
     parser.set_defaults(func=run_demo)
 
 
@@ -41,17 +53,20 @@ def run_demo(args: argparse.Namespace) -> int:
     from distill.export import bundle_from_distillation
     from distill.train import distil
     from firmware_bridge.config import DeviceConfig, load_config
+    from firmware_bridge.config.paths import REPO_ROOT
     from firmware_bridge.device_root import DeviceRoot
     from firmware_bridge.signing import new_key, sign_bundle
     from hil.scenario import BenchScenario
     from tools.commands import bench
+    from tools.commands.teacher import teacher_run
 
     started = time.monotonic()
-    out = fresh_output_dir(args.out, "demo")
     config = load_config(args.distill_config, DistillConfig)
-    config = dataclasses.replace(
-        config, out_dir=str(out / "distill"), **({"teacher": str(args.teacher)} if args.teacher else {})
-    )
+    if args.teacher:
+        config = dataclasses.replace(config, teacher=str(args.teacher))
+    teacher_run(REPO_ROOT / config.teacher)  # before anything is written
+    out = fresh_output_dir(args.out, "demo")
+    config = dataclasses.replace(config, out_dir=str(out / "distill"))
     device = load_config(default_config("device", "hip_exo"), DeviceConfig)
 
     _step(1, f"distil a student from the teacher {config.teacher}")
@@ -73,14 +88,14 @@ def run_demo(args: argparse.Namespace) -> int:
     version, signed_by = root.install_local(bundle)
     print(f"installed {version} ({signed_by}); {root.current} -> bundles/{version}")
 
-    scenario = load_config(args.bench, BenchScenario)
+    scenario = load_config(args.bench_config, BenchScenario)
     if args.duration:
         scenario = dataclasses.replace(scenario, duration_s=args.duration)
     scenario_path = out / "bench_scenario.yaml"
-    _write_scenario(args.bench, scenario_path, scenario.duration_s, args.teacher)
+    _write_scenario(args.bench_config, scenario_path, scenario.duration_s, args.teacher)
     _step(5, f"closed-loop HIL bench, {scenario.duration_s:g} s: the simulated walker wears the installed student")
     bench_args = argparse.Namespace(
-        scenario=scenario_path,
+        config=scenario_path,
         bundle=root.current.resolve(),
         baseline=None,
         trusted_keys=root.trusted_keys,

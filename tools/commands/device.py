@@ -1,6 +1,6 @@
 """``hipexo device install | rollback | status``: load students onto the device computer, locally or over SSH.
 
-A remote target is ``[user@]host:DIR``. The bundle streams over the system's OpenSSH client (key
+A remote device root is ``--device-root [user@]host:DIR``. The bundle streams over the system's OpenSSH client (key
 authentication only: ``BatchMode=yes``) as a tar archive into a staging folder, then ``hipexo device
 receive`` runs *on the device* to verify it there and switch ``current`` (firmware_bridge.device_root).
 """
@@ -16,6 +16,8 @@ import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+
+from tools.vocabulary import STDOUT, add_json_option, add_renamed, write_json_output
 
 REMOTE = re.compile(r"^(?P<host>[^/:]+):(?P<path>.+)$")
 
@@ -37,22 +39,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     def add(name: str, help_text: str, func) -> argparse.ArgumentParser:
         action = sub.add_parser(name, help=help_text)
-        action.add_argument("--target", required=True, help="device directory: DIR or [user@]host:DIR")
-        action.add_argument("--ssh-config", type=Path, default=None, help="ssh_config file for a remote target")
-        action.add_argument(
-            "--remote-hipexo", default="hipexo", help="the hipexo command on the device (default: hipexo)"
+        add_renamed(
+            action,
+            "--device-root",
+            ["--target"],
+            required=True,
+            metavar="[USER@HOST:]DIR",
+            help="the device's root folder: DIR here, or [user@]host:DIR over SSH",
         )
+        action.add_argument("--ssh-config", type=Path, default=None, help="ssh_config file for a remote device root")
+        action.add_argument("--remote-hipexo", default="hipexo", help="the hipexo command on the device")
         action.set_defaults(func=func)
         return action
 
     install = add("install", "copy a signed bundle to the device, verify it there, make it current", run_install)
-    install.add_argument("bundle", type=Path)
+    install.add_argument("bundle", type=Path, help="signed student bundle directory")
     add("rollback", "make the previously active student current again", run_rollback)
     status = add("status", "installed versions, the active one, manifest summaries", run_status)
-    status.add_argument("--json", action="store_true")
+    add_json_option(status, "the status", nargs="?", const=STDOUT)
     receive = sub.add_parser("receive", help="(runs on the device) verify a staged transfer and make it current")
-    receive.add_argument("--root", type=Path, required=True)
-    receive.add_argument("--staged", required=True, help="staging folder name under ROOT/bundles")
+    add_renamed(
+        receive, "--device-root", ["--root"], type=Path, required=True, metavar="DIR", help="the device's root folder"
+    )
+    receive.add_argument("--staged", required=True, help="staging folder name under DIR/bundles")
     receive.set_defaults(func=run_receive)
 
 
@@ -63,13 +72,14 @@ def _ssh(target: Target, args: argparse.Namespace) -> list[str]:
     return [*command, target.host]
 
 
-def _remote(target: Target, args: argparse.Namespace, *words: str, stdin=None) -> subprocess.CompletedProcess:
-    """Run ``hipexo WORDS`` on the device; its output passes through, its failure is ours."""
+def _remote(target: Target, args: argparse.Namespace, *words: str, echo: bool = True) -> subprocess.CompletedProcess:
+    """Run ``hipexo WORDS`` on the device; its output passes through (``echo``), its failure is ours."""
     from tools.errors import UserError
 
     remote = f"{args.remote_hipexo} {' '.join(shlex.quote(w) for w in words)}"
-    result = subprocess.run([*_ssh(target, args), remote], stdin=stdin, capture_output=True, text=True)
-    sys.stdout.write(result.stdout)
+    result = subprocess.run([*_ssh(target, args), remote], capture_output=True, text=True)
+    if echo:
+        sys.stdout.write(result.stdout)
     if result.returncode != 0:
         raise UserError(f"on {target.host}: {result.stderr.strip() or f'exit {result.returncode}'}")
     return result
@@ -93,7 +103,7 @@ def run_install(args: argparse.Namespace) -> int:
     from firmware_bridge.device_root import DeviceRoot
     from tools.errors import UserError
 
-    target = Target.parse(args.target)
+    target = Target.parse(args.device_root)
     try:
         read_manifest(args.bundle)
     except BundleError as exc:
@@ -109,14 +119,14 @@ def run_install(args: argparse.Namespace) -> int:
         copied = subprocess.run([*_ssh(target, args), unpack], stdin=tar.stdout, capture_output=True, text=True)
     if tar.returncode != 0 or copied.returncode != 0:
         raise UserError(f"copy to {target.host}:{folder} failed; current unchanged\n{copied.stderr.strip()}")
-    _remote(target, args, "device", "receive", "--root", target.path, "--staged", staging)
+    _remote(target, args, "device", "receive", "--device-root", target.path, "--staged", staging)
     return 0
 
 
 def run_receive(args: argparse.Namespace) -> int:
     from firmware_bridge.device_root import DeviceRoot
 
-    root = DeviceRoot(args.root)
+    root = DeviceRoot(args.device_root)
     version, signed_by = _on_device("install", lambda: root.receive(root.bundles / args.staged))
     print(f"installed {version} ({signed_by}); current -> {version}")
     return 0
@@ -125,9 +135,9 @@ def run_receive(args: argparse.Namespace) -> int:
 def run_rollback(args: argparse.Namespace) -> int:
     from firmware_bridge.device_root import DeviceRoot
 
-    target = Target.parse(args.target)
+    target = Target.parse(args.device_root)
     if target.host is not None:
-        _remote(target, args, "device", "rollback", "--target", target.path)
+        _remote(target, args, "device", "rollback", "--device-root", target.path)
         return 0
     version, signed_by = _on_device("rollback", lambda: DeviceRoot(Path(target.path)).rollback())
     print(f"rolled back: current -> {version} ({signed_by})")
@@ -137,13 +147,19 @@ def run_rollback(args: argparse.Namespace) -> int:
 def run_status(args: argparse.Namespace) -> int:
     from firmware_bridge.device_root import DeviceRoot
 
-    target = Target.parse(args.target)
+    target = Target.parse(args.device_root)
     if target.host is not None:
-        _remote(target, args, "device", "status", "--target", target.path, *(["--json"] if args.json else []))
+        if args.json is None:
+            _remote(target, args, "device", "status", "--device-root", target.path)
+        else:
+            remote = _remote(
+                target, args, "device", "status", "--device-root", target.path, "--json", STDOUT, echo=False
+            )
+            write_json_output(args.json, remote.stdout)
         return 0
     status = DeviceRoot(Path(target.path)).status()
-    if args.json:
-        print(json.dumps(status, indent=1))
+    if args.json is not None:
+        write_json_output(args.json, json.dumps(status, indent=1))
         return 0
     print(f"device directory {status['root']}: {status['trusted_keys']} trusted key(s)")
     print(f"active: {status['active'] or '(none)'}; rollback to: {status['rollback_to'] or '(none)'}")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from firmware_bridge.config.paths import default_config
+from tools.vocabulary import add_renamed
 
 if TYPE_CHECKING:
     from firmware_bridge.trial.live import LiveAddress
@@ -27,7 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     which.add_argument(
         "--device-root",
         type=Path,
-        help="run ROOT/current with ROOT's trusted keys and configs ('hipexo device install', docs/deploy.md)",
+        metavar="DIR",
+        help="run DIR/current with DIR's trusted keys and configs ('hipexo device install', docs/deploy.md)",
     )
     which.add_argument(
         "--baseline",
@@ -48,9 +50,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--motor-port", default=None, help="serial port of the motor controller (may equal a hipexo --imu-port)"
     )
     parser.add_argument(
-        "--duration", type=float, default=None, help="seconds, then fade out and exit (default: run until a signal)"
+        "--duration",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="run this long, then fade out and exit (default: run until a signal)",
     )
-    parser.add_argument("--trial-dir", type=Path, default=Path("trials"), help="where the trial log goes")
+    add_renamed(
+        parser,
+        "--out",
+        ["--trial-dir"],
+        type=Path,
+        default=Path("trials"),
+        metavar="DIR",
+        help="where the trial log goes",
+    )
     parser.add_argument(
         "--trusted-keys", type=Path, default=None, help="signers whose bundles may run (or the runtime config's)"
     )
@@ -76,11 +90,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_live_option(parser)
     meta = parser.add_argument_group("trial metadata (stored in the log)")
     meta.add_argument("--trial-meta", type=Path, default=None, help="YAML with any of the fields below")
-    meta.add_argument("--subject-id", default=None)
-    meta.add_argument("--condition", default=None)
+    meta.add_argument("--subject-id", default=None, help="the wearer's id (must match the subject config's)")
+    meta.add_argument("--condition", default=None, help="e.g. exo-on, exo-off, zero-torque")
     meta.add_argument("--speed", default=None, help="walking speed, m/s")
     meta.add_argument("--slope", default=None, help="slope, degrees")
-    meta.add_argument("--notes", default=None)
+    meta.add_argument("--notes", default=None, help="free text")
     parser.set_defaults(func=run_runtime)
 
 
@@ -191,7 +205,7 @@ def run_runtime(args: argparse.Namespace) -> int:
             runtime,
             device,
             subject,
-            args.trial_dir,
+            args.out,
             info,
             args.duration,
             texts,

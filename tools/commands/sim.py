@@ -9,31 +9,33 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from tools.vocabulary import add_duration
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("sim", help="the musculoskeletal simulator (needs the train extra)")
     sub = parser.add_subparsers(metavar="ACTION", required=True)
     check = sub.add_parser("check", help="print the model summary and step the walker")
     check.add_argument("--config", type=Path, default=None, help="sim config (default configs/sim/default.yaml)")
-    check.add_argument("--seconds", type=float, default=3.0, help="simulated time to step")
-    check.add_argument("--seed", type=int, default=0)
+    add_duration(check, 3.0, "simulated time to step")
+    check.add_argument("--seed", type=int, default=0, help="seeds the reset and the random excitations")
     check.set_defaults(func=run_check)
     render = sub.add_parser("render", help="a PNG strip of an episode (stick figure when there is no OpenGL)")
     render.add_argument(
         "--teacher", type=Path, default=None, help="teacher run dir (default: small random excitations)"
     )
     render.add_argument("--config", type=Path, default=None, help="sim config (default: the teacher's, else default)")
-    render.add_argument("--seconds", type=float, default=2.0)
-    render.add_argument("--frames", type=int, default=8)
-    render.add_argument("--speed", type=float, default=1.25)
-    render.add_argument("--slope", type=float, default=0.0)
-    render.add_argument("--seed", type=int, default=0)
-    render.add_argument("--out", type=Path, default=Path("out/sim_render.png"))
+    add_duration(render, 2.0, "episode length")
+    render.add_argument("--frames", type=int, default=8, help="frames in the strip")
+    render.add_argument("--speed", type=float, default=1.25, help="walking speed, m/s")
+    render.add_argument("--slope", type=float, default=0.0, help="slope in degrees (+ uphill)")
+    render.add_argument("--seed", type=int, default=0, help="episode seed")
+    render.add_argument("--out", type=Path, default=Path("out/sim_render.png"), metavar="FILE", help="the PNG to write")
     render.set_defaults(func=run_render)
     scone = sub.add_parser("scone-scenarios", help="write one SCONE scenario per slope for the SCONE backend")
     scone.add_argument("--model-file", type=Path, required=True, help="the .hfd/.osim model with hip_motor_r/l")
     scone.add_argument("--state-init-file", type=Path, required=True, help="initial state (.zml)")
-    scone.add_argument("--out", type=Path, required=True)
+    scone.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for the scenario files")
     scone.set_defaults(func=run_scone_scenarios)
 
 
@@ -56,7 +58,7 @@ def run_check(args: argparse.Namespace) -> int:
     print(f"model built in    {built:.1f} s")
     env.reset(seed=args.seed)
     rng = np.random.default_rng(args.seed)
-    steps = round(args.seconds * env.config.control_rate_hz)
+    steps = round(args.duration * env.config.control_rate_hz)
     falls = 0
     metabolic = []
     started = time.perf_counter()
@@ -69,7 +71,7 @@ def run_check(args: argparse.Namespace) -> int:
             env.reset()
     elapsed = time.perf_counter() - started
     print(
-        f"stepped           {args.seconds:g} s simulated in {elapsed:.2f} s ({steps / elapsed:.0f} env steps/s), {falls} falls"
+        f"stepped           {args.duration:g} s simulated in {elapsed:.2f} s ({steps / elapsed:.0f} env steps/s), {falls} falls"
     )
     print(f"metabolic probe   mean {np.mean(metabolic):.2f} W/kg under random excitation")
     return 0
@@ -90,7 +92,9 @@ def run_render(args: argparse.Namespace) -> int:
     teacher = None
     if args.teacher is not None:
         from teacher.policy import TeacherPolicy
+        from tools.commands.teacher import teacher_run
 
+        teacher_run(args.teacher)
         teacher = TeacherPolicy(args.teacher)
     env = HipExoWalkerEnv(args.config if args.config or teacher is None else teacher.sim_config)
     options = {"speed_m_s": args.speed, "slope_deg": args.slope, "phase": 0.0}
@@ -101,7 +105,7 @@ def run_render(args: argparse.Namespace) -> int:
             return teacher.act(obs)
         return rng.uniform(env.action_space.low, env.action_space.high).astype(np.float32) * 0.2
 
-    frames = record_episode(env, act, args.seconds, args.seed, options)
+    frames = record_episode(env, act, args.duration, args.seed, options)
     if not offscreen_available():
         print("no OpenGL context for MuJoCo's offscreen renderer here: drawing a stick figure")
     who = f"teacher {args.teacher} ({teacher.total_steps} steps)" if teacher else "small random excitations"

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from firmware_bridge.config.paths import default_config
 from tools.commands import parallel
+from tools.errors import UserError
+from tools.vocabulary import add_duration, add_json_option, add_renamed, write_json_output
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -16,8 +18,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = parser.add_subparsers(metavar="ACTION", required=True)
     train = sub.add_parser("train", help="train with Stable-Baselines3 through the curriculum; checkpoints resume")
     train.add_argument("--config", type=Path, default=default_config("teacher"), help="teacher config (kind: teacher)")
-    train.add_argument("--run-dir", type=Path, default=None, help="override the config's run_dir")
-    train.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoint")
+    add_renamed(
+        train, "--out", ["--run-dir"], type=Path, default=None, metavar="DIR", help="override the config's run_dir"
+    )
+    train.add_argument("--resume", action="store_true", help="continue from the run directory's checkpoint/")
     train.add_argument("--steps", type=int, default=None, help="env steps for this sitting (default: to total_steps)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
     parallel.add_options(train, workers=False)  # the env workers as Ray actors (teacher/training/grouped_vec_env.py)
@@ -27,10 +31,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--speeds", type=float, nargs="+", default=None, help="default 0.8 1.0 1.25 1.5")
     ev.add_argument("--slopes", type=float, nargs="+", default=None, help="default -10 -5 0 5 10")
     ev.add_argument("--episodes", type=int, default=16, help="seeds per condition, each walked exo off and on")
-    ev.add_argument("--seconds", type=float, default=10.0, help="episode length")
+    add_duration(ev, 10.0, "episode length")
     parallel.add_options(ev)
-    ev.add_argument("--out", type=Path, default=None, help="report folder (default RUN_DIR/eval)")
-    ev.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
+    ev.add_argument("--out", type=Path, default=None, help="report folder (default: CHECKPOINT/eval)")
+    add_json_option(ev, "also the figures")
     ev.add_argument(
         "--restart", action="store_true", help="recompute every episode (default: keep those in OUT/episodes)"
     )
@@ -38,17 +42,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     tune = sub.add_parser(
         "tune-prior", help="cross-entropy search of the tracking prior's gains for unsupported walking (zero residual)"
     )
-    tune.add_argument("--sim", type=Path, default=default_config("sim"), help="sim config whose gains start the search")
-    tune.add_argument("--generations", type=int, default=15)
-    tune.add_argument("--population", type=int, default=24)
+    add_renamed(
+        tune,
+        "--config",
+        ["--sim"],
+        type=Path,
+        default=default_config("sim"),
+        help="sim config whose gains start the search",
+    )
+    tune.add_argument("--generations", type=int, default=15, help="cross-entropy generations")
+    tune.add_argument("--population", type=int, default=24, help="candidates per generation")
     tune.add_argument("--steps", type=int, default=250, help="control steps per episode (50 per second)")
-    tune.add_argument("--speeds", type=float, nargs="+", default=[0.8, 1.0, 1.25, 1.5])
+    tune.add_argument("--speeds", type=float, nargs="+", default=[0.8, 1.0, 1.25, 1.5], help="walking speeds, m/s")
     tune.add_argument("--phases", type=float, nargs="+", default=[0.0, 0.5], help="gait phases to start from")
     tune.add_argument("--spread", type=float, default=0.3, help="initial spread, as a share of each gain's range")
-    tune.add_argument("--seed", type=int, default=0)
+    tune.add_argument("--seed", type=int, default=0, help="seeds the search's sampling")
     parallel.add_options(tune)
     tune.add_argument("--out", type=Path, default=Path("runs/prior-search"), help="writes search.csv and best.yaml")
-    tune.add_argument("--no-progress", action="store_true")
+    tune.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
     tune.add_argument(
         "--evaluate-only", action="store_true", help="no search: walk the sim config's own gains and print survival"
     )
@@ -60,9 +71,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     prof.add_argument("run_dir", type=Path, metavar="CHECKPOINT", help="teacher run directory: the frozen human")
     prof.add_argument("--speed", type=float, default=1.25, help="walking speed, m/s (one profile per condition)")
     prof.add_argument("--episodes", type=int, default=16, help="paired seeds per candidate")
-    prof.add_argument("--seconds", type=float, default=10.0, help="episode length")
+    add_duration(prof, 10.0, "episode length")
     prof.add_argument("--generations", type=int, default=30, help="stop after this many (a rerun resumes)")
-    prof.add_argument("--population", type=int, default=8)
+    prof.add_argument("--population", type=int, default=8, help="candidates per generation")
     prof.add_argument("--start", type=Path, default=None, help="best.json of a search to start from (another speed)")
     parallel.add_options(prof)
     prof.add_argument("--out", type=Path, default=Path("runs/profile"), help="search state, history.jsonl, best.json")
@@ -75,9 +86,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     slope.add_argument("--slope", type=float, required=True, help="slope in degrees (+ uphill)")
     slope.add_argument("--speeds", type=float, nargs="+", default=[0.8, 1.25, 1.5], help="walks at these speeds")
     slope.add_argument("--episodes", type=int, default=2, help="seeds per speed")
-    slope.add_argument("--seconds", type=float, default=10.0, help="episode length")
+    add_duration(slope, 10.0, "episode length")
     slope.add_argument("--generations", type=int, default=30, help="stop after this many (a rerun resumes)")
-    slope.add_argument("--population", type=int, default=8)
+    slope.add_argument("--population", type=int, default=8, help="candidates per generation")
     slope.add_argument("--start", type=Path, default=None, help="best.json of a search at a neighbouring slope")
     parallel.add_options(slope)
     slope.add_argument("--out", type=Path, default=Path("runs/slope"), help="search state, history.jsonl, best.json")
@@ -98,19 +109,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     syn.add_argument("run_dir", type=Path, metavar="CHECKPOINT", help="teacher run directory (stage-1 walking)")
     syn.add_argument("--count", type=int, default=4, help="synergies per leg in the written config")
     syn.add_argument("--speeds", type=float, nargs="+", default=[0.8, 1.0, 1.25, 1.5], help="one episode each")
-    syn.add_argument("--seconds", type=float, default=10.0, help="episode length")
+    add_duration(syn, 10.0, "episode length")
     syn.add_argument("--out", type=Path, default=Path("configs/sim/synergy.yaml"), help="sim config to write")
     syn.add_argument("--extends", default="default.yaml", help="the sim config it extends (relative to --out)")
     syn.set_defaults(func=run_synergies)
 
 
+def teacher_run(run_dir: Path):
+    """The checkpoint summary of a teacher run directory; a folder without one is the user's to fix (exit 2)."""
+    from teacher.training.checkpoint import CheckpointSummary
+
+    try:
+        return CheckpointSummary.read(run_dir)
+    except FileNotFoundError as exc:
+        raise UserError(str(exc)) from exc
+
+
 def run_train(args: argparse.Namespace) -> int:
     from teacher.training.train import TeacherTrainer
-    from tools.errors import UserError
 
     ray_address = parallel.ray_address(args)
     try:
-        trainer = TeacherTrainer(args.config, args.run_dir, resume=args.resume)
+        trainer = TeacherTrainer(args.config, args.out, resume=args.resume)
     except (FileExistsError, FileNotFoundError, ValueError) as exc:
         raise UserError(str(exc)) from exc
     trainer.ray_address = ray_address
@@ -144,14 +164,9 @@ def run_eval(args: argparse.Namespace) -> int:
     from teacher.eval_report import targets, write_report
     from teacher.sim.reference import ReferenceGait
     from teacher.standing import quiet_standing
-    from teacher.training import checkpoint
-    from tools.errors import UserError
 
     with parallel.executor(args) as executor:
-        try:  # the workers load the policy; here only its identity and sim config (no torch in the driver)
-            teacher = checkpoint.CheckpointSummary.read(args.run_dir)
-        except FileNotFoundError as exc:
-            raise UserError(str(exc)) from exc
+        teacher = teacher_run(args.run_dir)  # the workers load the policy; here only its identity and sim config
         out = args.out or args.run_dir / "eval"
         finished = out / "episodes"  # each finished episode, so that a failed grid resumes
         if args.restart:
@@ -162,7 +177,7 @@ def run_eval(args: argparse.Namespace) -> int:
             speeds=tuple(args.speeds or evaluation.SPEEDS),
             slopes=tuple(args.slopes or evaluation.SLOPES),
             episodes=args.episodes,
-            seconds=args.seconds,
+            seconds=args.duration,
             results_dir=finished,
         )
     meta = {
@@ -172,14 +187,13 @@ def run_eval(args: argparse.Namespace) -> int:
         "stage": teacher.stage,
         "hash": teacher.hash,
         "episodes": args.episodes,
-        "seconds": args.seconds,
+        "seconds": args.duration,
         "command": "hipexo " + shlex.join(sys.argv[1:]),
     }
     standing = quiet_standing(teacher.sim_config)
     report = write_report(results, out, meta, ReferenceGait(teacher.sim_config.stride_length_at_1_25_m), standing)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(evaluation.to_json(results, meta))
+        write_json_output(args.json, evaluation.to_json(results, meta))
     for target, measured, met in targets(results, standing):
         print(f"{'met ' if met else 'MISS'}  {target}: {measured}")
     print(f"report: {report}")
@@ -196,7 +210,7 @@ def run_tune_prior(args: argparse.Namespace) -> int:
     from teacher.config import SimConfig
     from teacher.prior_search import GAINS, balance_yaml, search, walk
 
-    sim = load_config(args.sim, SimConfig)
+    sim = load_config(args.config, SimConfig)
     episodes = [(speed, phase) for speed in args.speeds for phase in args.phases]
     if args.evaluate_only:
         survived, tracking = walk(sim, episodes, args.steps)
@@ -251,9 +265,8 @@ def run_tune_prior(args: argparse.Namespace) -> int:
 
 def run_tune_profile(args: argparse.Namespace) -> int:
     from teacher.profile_search import START, search
-    from teacher.training.checkpoint import CheckpointSummary
 
-    summary = CheckpointSummary.read(args.run_dir, None)
+    summary = teacher_run(args.run_dir)
     start = START if args.start is None else _read_profile(args.start)
     executor = parallel.executor(args)
 
@@ -272,7 +285,7 @@ def run_tune_profile(args: argparse.Namespace) -> int:
             args.out,
             speed=args.speed,
             episodes=args.episodes,
-            seconds=args.seconds,
+            seconds=args.duration,
             generations=args.generations,
             population=args.population,
             start=start,
@@ -286,9 +299,8 @@ def run_tune_profile(args: argparse.Namespace) -> int:
 
 def run_tune_slope(args: argparse.Namespace) -> int:
     from teacher.slope_search import search
-    from teacher.training.checkpoint import CheckpointSummary
 
-    summary = CheckpointSummary.read(args.run_dir, None)
+    summary = teacher_run(args.run_dir)
     start = None if args.start is None else read_slope_setting(args.start, args.slope)
     executor = parallel.executor(args)
 
@@ -309,7 +321,7 @@ def run_tune_slope(args: argparse.Namespace) -> int:
             slope_deg=args.slope,
             speeds=args.speeds,
             episodes=args.episodes,
-            seconds=args.seconds,
+            seconds=args.duration,
             generations=args.generations,
             population=args.population,
             start=start,
@@ -325,7 +337,6 @@ def read_slope_setting(path: Path, slope_deg: float):
     import json
 
     from teacher.config import SlopeSetting
-    from tools.errors import UserError
 
     try:
         saved = json.loads(path.read_text())
@@ -341,7 +352,6 @@ def _read_profile(path: Path):
     import json
 
     from teacher.assistance import HipProfile
-    from tools.errors import UserError
 
     try:
         saved = json.loads(path.read_text())
@@ -354,6 +364,7 @@ def run_clone_profile(args: argparse.Namespace) -> int:
     from firmware_bridge.config import DeviceConfig, load_config
     from teacher.training.clone import clone
 
+    teacher_run(args.run_dir)
     device = load_config(default_config("device", "hip_exo"), DeviceConfig)
     seeds = [2000 + k for k in range(args.episodes)]
     result = clone(
@@ -372,8 +383,11 @@ def run_synergies(args: argparse.Namespace) -> int:
     from teacher import synergies
     from teacher.policy import TeacherPolicy
 
+    if args.count < 1:
+        raise UserError(f"--count {args.count}: needs at least 1")
+    teacher_run(args.run_dir)
     teacher = TeacherPolicy(args.run_dir)
-    excitations, names = synergies.collect_excitations(teacher, args.speeds, args.seconds)
+    excitations, names = synergies.collect_excitations(teacher, args.speeds, args.duration)
     rows, groups = synergies.leg_rows(excitations, names)
     print(f"{len(excitations)} control steps, {len(rows)} leg samples of {len(groups)} muscles")
     chosen = None
@@ -384,7 +398,9 @@ def run_synergies(args: argparse.Namespace) -> int:
         if count == args.count:
             chosen = (weights, vaf)
     if chosen is None:
-        raise SystemExit(f"--count must be between 1 and {len(groups)}")
+        raise UserError(
+            f"--count {args.count}: this teacher has {len(groups)} muscles per leg; pick 1 to {len(groups)}"
+        )
     weights, vaf = chosen
     header = (
         f"# Mirrored muscle synergies (one set for both legs), NMF of {teacher.run_dir} at {teacher.total_steps} steps\n"

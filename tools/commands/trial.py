@@ -15,24 +15,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("trial", help="inspect, export and list trial logs")
     sub = parser.add_subparsers(metavar="ACTION", required=True)
     inspect = sub.add_parser("inspect", help="summary: duration, cycles, overruns, faults, torque range")
-    inspect.add_argument("file", type=Path)
+    inspect.add_argument("file", type=Path, help="trial log (.mcap)")
     inspect.set_defaults(func=run_inspect)
     export = sub.add_parser("export", help="write one CSV per channel")
     export.add_argument("file", type=Path)
     export.add_argument("--csv", type=Path, required=True, metavar="DIR")
     export.set_defaults(func=run_export)
     listing = sub.add_parser("list", help="catalogue the trial logs under a folder")
-    listing.add_argument("folder", type=Path)
+    listing.add_argument("folder", type=Path, help="searched recursively for trial logs")
     listing.set_defaults(func=run_list)
     report = sub.add_parser("report", help="gait cycles, torque vs gait phase per side, timing, faults; Markdown + PNG")
-    report.add_argument("file", type=Path)
+    report.add_argument("file", type=Path, help="trial log (.mcap)")
     report.add_argument(
         "--compare", type=Path, default=None, help="another trial (.mcap) or a simulated run (.npz from the bench)"
     )
     report.add_argument("--out", type=Path, default=None, help="report folder (default: next to the trial)")
     report.set_defaults(func=run_report)
     rescue = sub.add_parser("recover", help="write a clean, indexed copy of a cut-short or damaged trial log")
-    rescue.add_argument("file", type=Path)
+    rescue.add_argument("file", type=Path, help="trial log (.mcap)")
     rescue.add_argument("--out", type=Path, default=None, help="(default: FILE with .recovered.mcap)")
     rescue.set_defaults(func=run_recover)
 
@@ -83,7 +83,10 @@ def run_export(args: argparse.Namespace) -> int:
 
 def run_list(args: argparse.Namespace) -> int:
     from firmware_bridge.trial.summary import catalogue
+    from tools.errors import UserError
 
+    if not args.folder.is_dir():
+        raise UserError(f"{args.folder}: no such folder")
     rows = catalogue(args.folder)
     if not rows:
         print(f"no trial logs under {args.folder}")
