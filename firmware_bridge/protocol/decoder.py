@@ -8,7 +8,7 @@ and a run of frames that all look stale is taken as the sender restarting its co
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Protocol
 
 from firmware_bridge.protocol.frame import MAX_ENCODED, Frame, FrameError, decode_packet
@@ -19,52 +19,46 @@ RESTART_AFTER_STALE = 3
 """Consecutive stale-looking frames after which the sender is assumed to have restarted its counter."""
 
 
-class SequenceCounters(Protocol):
-    """The counters a :class:`SequenceTracker` keeps (fields of a decoder's stats)."""
-
-    seq_missed: int
-    seq_duplicates: int
-    seq_out_of_order: int
-    seq_restarts: int
-
-
-class DecoderCounters(Protocol):
-    """What the runtime reads from any decoder's stats."""
-
-    frames: int
-
-    @property
-    def bad_frames(self) -> int: ...
-
-    @property
-    def check_errors(self) -> int: ...
-
-
 class FrameDecoder(Protocol):
     """A streaming decoder of one port's bytes (hipexo frames, or an Xsens MTi's messages): never raises."""
 
     CHECK: str
-    stats: DecoderCounters
+    stats: LinkCounters
     last_error: str | None
 
     def feed(self, chunk: bytes) -> list[Frame]: ...
 
 
 @dataclass
-class DecoderStats:
-    """Counters since the decoder was created; ``bad_frames`` sums the integrity failures."""
+class LinkCounters:
+    """Counters every decoder keeps since it was created; subclasses add their integrity failures, summed by
+    ``bad_frames``, and name the one the runtime's ``[link]`` line shows in ``check_errors``."""
 
     bytes_in: int = 0
     frames: int = 0
+    seq_missed: int = 0
+    seq_duplicates: int = 0
+    seq_out_of_order: int = 0
+    seq_restarts: int = 0
+
+    @property
+    def bad_frames(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def dropped(self) -> int:
+        return self.bad_frames + self.seq_duplicates + self.seq_out_of_order
+
+
+@dataclass
+class DecoderStats(LinkCounters):
+    """hipexo frames: CRC, COBS, length, type and version failures."""
+
     crc_errors: int = 0
     cobs_errors: int = 0
     length_errors: int = 0
     unknown_type: int = 0
     version_errors: int = 0
-    seq_missed: int = 0
-    seq_duplicates: int = 0
-    seq_out_of_order: int = 0
-    seq_restarts: int = 0
 
     @property
     def bad_frames(self) -> int:
@@ -75,13 +69,6 @@ class DecoderStats:
     def check_errors(self) -> int:
         """Frames whose integrity check (here the CRC) failed: the figure in the runtime's ``[link]`` line."""
         return self.crc_errors
-
-    @property
-    def dropped(self) -> int:
-        return self.bad_frames + self.seq_duplicates + self.seq_out_of_order
-
-    def as_dict(self) -> dict[str, int]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 _ERROR_COUNTER = {
@@ -158,7 +145,7 @@ class SequenceTracker:
     seq per message type, an Xsens MTi's PacketCounter).
     """
 
-    def __init__(self, stats: SequenceCounters) -> None:
+    def __init__(self, stats: LinkCounters) -> None:
         self.stats = stats
         self._last_seq: dict[int, int] = {}
         self._stale_run: dict[int, int] = {}

@@ -18,9 +18,9 @@ safety path of hipexo frames (docs/protocol.md, "Xsens MTi").
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
-from firmware_bridge.protocol.decoder import SequenceTracker
+from firmware_bridge.protocol.decoder import LinkCounters, SequenceTracker
 from firmware_bridge.protocol.frame import Frame
 from firmware_bridge.protocol.messages import ImuReading, ImuSample, ImuStatus
 
@@ -58,11 +58,9 @@ _PACKET_HEADER = struct.Struct(">HB")
 
 
 @dataclass
-class XsensStats:
-    """Counters since the decoder was created; ``bad_frames`` sums the integrity failures."""
+class XsensStats(LinkCounters):
+    """An MTi's Xbus stream: checksum, length, sync, content and format failures."""
 
-    bytes_in: int = 0
-    frames: int = 0
     checksum_errors: int = 0
     length_errors: int = 0
     """A message whose (extended) length is out of range."""
@@ -74,10 +72,6 @@ class XsensStats:
     """RateOfTurn or Acceleration in a fixed-point precision."""
     other_messages: int = 0
     """Valid Xbus messages other than MTData2 (acknowledgements, errors): ignored."""
-    seq_missed: int = 0
-    seq_duplicates: int = 0
-    seq_out_of_order: int = 0
-    seq_restarts: int = 0
 
     @property
     def bad_frames(self) -> int:
@@ -87,13 +81,6 @@ class XsensStats:
     def check_errors(self) -> int:
         """Messages whose checksum failed: the figure in the runtime's ``[link]`` line."""
         return self.checksum_errors
-
-    @property
-    def dropped(self) -> int:
-        return self.bad_frames + self.seq_duplicates + self.seq_out_of_order
-
-    def as_dict(self) -> dict[str, int]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 class MessageError(ValueError):
