@@ -37,13 +37,13 @@ import numpy as np
 import yaml
 from figures import parse_args, print_headline  # benchmarks/figures.py, beside this script
 
+from analysis.latency import arrival_to_command_ms
 from firmware_bridge.bundle import load_bundle
 from firmware_bridge.config import DeviceConfig, RuntimeConfig, SubjectConfig, load_config
 from firmware_bridge.config.paths import REPO_ROOT, default_config
 from firmware_bridge.features import FeatureSpec
 from firmware_bridge.protocol.messages import ImuReading, ImuSample
 from firmware_bridge.signing import Trust
-from firmware_bridge.trial.latency import arrival_to_command_ms
 from firmware_bridge.trial.reader import read_trial
 from hil.pty_link import FramePeer, PtyPair
 
@@ -270,7 +270,12 @@ def srl_child(bundle_dir: str, port: str, config_path: str, trial_dir: str, seco
     bundle = load_bundle(Path(bundle_dir), runtime, device, trust=Trust(allow_unsigned=True))
     link = SerialLink(port, runtime.baud, runtime.watchdog.reconnect_interval_s)
     logger = TrialLogger(
-        Path(trial_dir) / "srl.mcap", {}, {}, runtime.log_queue_size, time.time_ns() - time.monotonic_ns()
+        Path(trial_dir) / "srl.mcap",
+        {},
+        {},
+        runtime.log_queue_size,
+        time.time_ns() - time.monotonic_ns(),
+        device.imu_ids(),
     )
     loop = DeviceRuntime(runtime, device, subject, OnnxStudent(bundle), bundle.features, link, link, logger)
     configure_process(runtime.realtime_priority, list(runtime.cpu_affinity))  # the same process setup as ours

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
+from analysis.trace import TorqueTrace
 from firmware_bridge.trial.faults import fault_episodes
 from firmware_bridge.trial.reader import TrialLog, read_trial
 from hil.bench import BenchRun
-from hil.trace import TorqueTrace
 
 ASSISTING = 2
 ARMED = 1

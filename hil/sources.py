@@ -16,6 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from firmware_bridge.config import DeviceConfig
+from firmware_bridge.trial.channels import ACCEL, GYRO
 
 Reading = tuple[tuple[float, float, float], tuple[float, float, float]]
 SEGMENTS = ("Pelvis", "UppLeg", "LowLeg", "Foot")
@@ -160,6 +161,11 @@ class RecordingSource:
         """Open loop: a recording does not react to assistance."""
 
 
+def _values(reading: dict, names: tuple[str, ...]) -> tuple[float, ...]:
+    """A logged reading's fields as floats (``null``, a value that was not finite, as NaN)."""
+    return tuple(math.nan if reading[name] is None else reading[name] for name in names)
+
+
 class TrialReplaySource:
     """The IMU frames of a logged trial, replayed in order at the given rate (one frame per period)."""
 
@@ -173,7 +179,8 @@ class TrialReplaySource:
         self.rate_hz = rate_hz
         self.duration_s = len(frames) / rate_hz
         self.frames = [
-            {r["imu_id"]: (tuple(r["gyro"]), tuple(r["accel"])) for r in frame["readings"]} for frame in frames
+            {r["imu_id"]: (_values(r, GYRO), _values(r, ACCEL)) for r in frame.values() if isinstance(r, dict)}
+            for frame in frames
         ]
 
     def sample(self, index: int) -> dict[int, Reading] | None:

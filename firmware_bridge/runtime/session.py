@@ -190,7 +190,7 @@ def run_session(
         }
         wall_offset = time.time_ns() - time.monotonic_ns()
         try:
-            logger = TrialLogger(path, metadata, attachments, runtime.log_queue_size, wall_offset)
+            logger = TrialLogger(path, metadata, attachments, runtime.log_queue_size, wall_offset, device.imu_ids())
         except LoggerStartError as exc:
             raise StartupError(str(exc)) from exc
         loop.logger = logger

@@ -20,19 +20,24 @@ ignores them, so none can land in between.
 from __future__ import annotations
 
 import fcntl
-import json
 import multiprocessing as mp
 import os
 import select
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from firmware_bridge.runtime.timing import STAGES
+from firmware_bridge.trial.channels import (
+    MESSAGE_ENCODING,
+    SCHEMA_ENCODING,
+    TrialChannels,
+    encode,
+    event_record_message,
+)
 from firmware_bridge.trial.packing import ImuFrames, pack_cycle, pack_frames, pack_other, split, unpack
-from firmware_bridge.trial.records import TOPICS, CycleRecord, EventRecord, cycle_messages, imu_messages
+from firmware_bridge.trial.records import CycleRecord, EventRecord
 
 FLUSH_INTERVAL_S = 0.25
 DRAIN_INTERVAL_S = 0.02
@@ -44,6 +49,8 @@ PROFILE = "hipexo-trial"
 _STOP = "stop"
 READY_TIMEOUT_S = 30.0
 STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+ATTACHMENT_TYPES = {".json": "application/json"}
+"""Media type of an attachment by its name's suffix (the bundle manifest is ``manifest.json``)."""
 
 
 class LoggerStartError(RuntimeError):
@@ -58,7 +65,9 @@ class TrialLogger:
         attachments: dict[str, bytes],
         queue_size: int,
         wall_offset_ns: int,
+        imus: Mapping[str, int],
     ):
+        """``imus``: the device's IMUs, name → id on the wire (``DeviceConfig.imu_ids()``): the log names them."""
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -71,7 +80,7 @@ class TrialLogger:
         _grow_pipe(self._fd, queue_size * TYPICAL_RECORD_BYTES)
         self._process = context.Process(
             target=_writer_main,
-            args=(str(self.path), reader, ready_out, metadata, attachments, wall_offset_ns),
+            args=(str(self.path), reader, ready_out, metadata, attachments, wall_offset_ns, dict(imus)),
             name="hipexo-trial-logger",
             daemon=False,
         )
@@ -96,7 +105,7 @@ class TrialLogger:
             return
         # After a stall many IMU frames pile up: send them in pieces that each fit one atomic write.
         for start in range(0, len(record.imu_frames), IMU_FRAMES_PER_PIECE):
-            self._write(pack_frames(record.imu_frames[start : start + IMU_FRAMES_PER_PIECE]))
+            self._write(pack_frames(record.cycle, record.imu_frames[start : start + IMU_FRAMES_PER_PIECE]))
         self._write(pack_cycle(record._replace(imu_frames=[])))
 
     def event(self, t_ns: int, kind: str, text: str, **fields: Any) -> None:
@@ -153,6 +162,7 @@ def _writer_main(
     metadata: dict[str, dict[str, str]],
     attachments: dict[str, bytes],
     wall_offset_ns: int,
+    imus: dict[str, int],
 ) -> None:
     for sig in STOP_SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
@@ -167,16 +177,23 @@ def _writer_main(
     with stream:
         writer = Writer(stream, chunk_size=64 * 1024)
         writer.start(profile=PROFILE, library="hipexo")
-        schema = writer.register_schema("hipexo.Json", "jsonschema", json.dumps({"type": "object"}).encode())
+        layout = TrialChannels(imus)
         channels = {
-            topic: writer.register_channel(topic, "json", schema, {"description": text})
-            for topic, text in TOPICS.items()
+            topic: writer.register_channel(
+                topic,
+                MESSAGE_ENCODING,
+                writer.register_schema(spec.title, SCHEMA_ENCODING, spec.schema_data),
+                {"description": spec.description},
+            )
+            for topic, spec in layout.specs.items()
         }
         now = time.time_ns()
         for name, values in metadata.items():
             writer.add_metadata(name, values)
         for name, data in attachments.items():
-            writer.add_attachment(now, now, name, "application/octet-stream", data)
+            writer.add_attachment(
+                now, now, name, ATTACHMENT_TYPES.get(Path(name).suffix, "application/octet-stream"), data
+            )
         writer.flush()
         ready.send("ready")
         ready.close()
@@ -190,17 +207,17 @@ def _writer_main(
             if item == _STOP:
                 break
             if isinstance(item, CycleRecord):
-                messages = cycle_messages(item, STAGES)
+                messages = layout.cycle_messages(item)
             elif isinstance(item, ImuFrames):
-                messages = imu_messages(item.frames)
+                messages = layout.imu_messages(item.frames, item.cycle)
             elif isinstance(item, EventRecord):
-                messages = [("/events", item.t_ns, {"kind": item.kind, "text": item.text, **item.fields})]
+                messages = [event_record_message(item, wall_offset_ns)]
             else:
                 messages = []
             for topic, t_ns, body in messages:
                 sequence += 1
                 wall = t_ns + wall_offset_ns
-                writer.add_message(channels[topic], wall, json.dumps(body).encode(), wall, sequence)
+                writer.add_message(channels[topic], wall, encode(body), wall, sequence)
             if time.monotonic() - last_flush >= FLUSH_INTERVAL_S:
                 writer.flush()
                 last_flush = time.monotonic()
