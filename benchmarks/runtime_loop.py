@@ -45,13 +45,13 @@ import numpy as np
 import yaml
 from figures import parse_args, print_headline  # benchmarks/figures.py, beside this script
 
+from analysis.latency import arrival_to_command_ms
 from firmware_bridge.bundle import load_bundle
 from firmware_bridge.config import DeviceConfig, RuntimeConfig, SubjectConfig, load_config
 from firmware_bridge.config.paths import REPO_ROOT, default_config
 from firmware_bridge.features import FeatureSpec
 from firmware_bridge.protocol.messages import ImuReading, ImuSample
 from firmware_bridge.signing import Trust
-from firmware_bridge.trial.latency import arrival_to_command_ms
 from firmware_bridge.trial.reader import read_trial
 from hil.pty_link import FramePeer, PtyPair
 
@@ -244,7 +244,7 @@ class LiveWatcher(threading.Thread):
         self.start()
 
     def run(self) -> None:
-        from firmware_bridge.trial.writer import channel_specs
+        from firmware_bridge.trial.channels import trial_channels
         from hil.live_client import LiveClient
 
         deadline = time.monotonic() + 30
@@ -254,7 +254,11 @@ class LiveWatcher(threading.Thread):
                 return
             time.sleep(0.05)
         with LiveClient(int(found[0][1])) as client:
-            client.subscribe(client.advertised(channel_specs()))
+            client.subscribe(
+                client.advertised(
+                    trial_channels(load_config(default_config("device", "hip_exo"), DeviceConfig).imu_ids())
+                )
+            )
             subscribed = time.monotonic()
             for _ in client.messages():
                 self.messages += 1
@@ -322,7 +326,12 @@ def srl_child(bundle_dir: str, port: str, config_path: str, trial_dir: str, seco
     bundle = load_bundle(Path(bundle_dir), runtime, device, trust=Trust(allow_unsigned=True))
     link = SerialLink(port, runtime.baud, runtime.watchdog.reconnect_interval_s)
     logger = TrialLogger(
-        Path(trial_dir) / "srl.mcap", {}, {}, runtime.log_queue_size, time.time_ns() - time.monotonic_ns()
+        Path(trial_dir) / "srl.mcap",
+        {},
+        {},
+        runtime.log_queue_size,
+        time.time_ns() - time.monotonic_ns(),
+        device.imu_ids(),
     )
     loop = DeviceRuntime(runtime, device, subject, OnnxStudent(bundle), bundle.features, [link], link, logger)
     configure_process(runtime.realtime_priority, list(runtime.cpu_affinity))  # the same process setup as ours

@@ -18,6 +18,7 @@ import functools
 import numpy as np
 import torch
 
+from analysis.gait import phase_profile, stride_config, strides
 from distill.collect import Episode, rollout
 from distill.config import DistillConfig
 from distill.randomise import SensorModel
@@ -26,7 +27,6 @@ from firmware_bridge.config import DeviceConfig, SubjectConfig, load_config
 from firmware_bridge.config.paths import SHARED_DATA_DIR, default_config
 from firmware_bridge.features import FeatureSpec, sliding_windows
 from firmware_bridge.shaping import ShaperState, ShapingParams, shape_step
-from firmware_bridge.trial.gait import phase_profile, stride_config, strides
 
 MOUNTING_SWEEP_DEG = (0.0, 5.0, 10.0, 20.0)
 NOISE_SWEEP_SCALE = (0.0, 1.0, 2.0, 4.0)

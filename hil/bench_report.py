@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from analysis.trace import TorqueTrace
 from firmware_bridge.trial.faults import fault_episodes
 from firmware_bridge.trial.reader import TrialLog, read_trial
 from hil.bench import BenchRun
-from hil.trace import TorqueTrace
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

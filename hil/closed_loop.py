@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from analysis.gait import agreement, stride_config
+from analysis.trace import TorqueTrace
 from firmware_bridge.bundle import load_bundle
 from firmware_bridge.config import DeviceConfig, RuntimeConfig, SubjectConfig
 from firmware_bridge.features import FeatureWindow, LatestImu
@@ -19,8 +21,6 @@ from firmware_bridge.protocol.messages import ImuReading
 from firmware_bridge.runtime.controller import OnnxStudent
 from firmware_bridge.shaping import ShaperState, ShapingParams, shape_step
 from firmware_bridge.signing import Trust
-from firmware_bridge.trial.gait import agreement, stride_config
-from hil.trace import TorqueTrace
 from hil.walker_source import SimulatedWalkerSource, WalkerRecord
 
 

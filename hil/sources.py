@@ -8,10 +8,12 @@ simulation, through the same interface.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Protocol
 
 from firmware_bridge.config import DeviceConfig
+from firmware_bridge.trial.channels import ACCEL, GYRO
 from recordings import RecordingError, open_recording, segment_frames
 
 Reading = tuple[tuple[float, float, float], tuple[float, float, float]]
@@ -70,6 +72,11 @@ class RecordingSource:
         """Open loop: a recording does not react to assistance."""
 
 
+def _values(reading: dict, names: tuple[str, ...]) -> tuple[float, ...]:
+    """A logged reading's fields as floats (``null``, a value that was not finite, as NaN)."""
+    return tuple(math.nan if reading[name] is None else reading[name] for name in names)
+
+
 class TrialReplaySource:
     """The IMU frames of a logged trial, replayed in order at the given rate (one frame per period)."""
 
@@ -83,7 +90,8 @@ class TrialReplaySource:
         self.rate_hz = rate_hz
         self.duration_s = len(frames) / rate_hz
         self.frames = [
-            {r["imu_id"]: (tuple(r["gyro"]), tuple(r["accel"])) for r in frame["readings"]} for frame in frames
+            {r["imu_id"]: (_values(r, GYRO), _values(r, ACCEL)) for r in frame.values() if isinstance(r, dict)}
+            for frame in frames
         ]
 
     def sample(self, index: int) -> dict[int, Reading] | None:

@@ -87,7 +87,7 @@ def test_a_stop_signal_to_the_bench_group_fades_the_runtime_out_and_exits_non_ze
     runtime_output = (tmp_path / "out" / "work" / "runtime_output.txt").read_text()
     assert "stopped (signal SIGTERM)" in runtime_output, runtime_output  # asked to stop, it faded out itself
     (trial,) = (tmp_path / "out" / "work" / "trials").glob("*.mcap")
-    events = [e.get("text", "") for e in read_trial(trial).topic("/events")]
+    events = [e.get("message", "") for e in read_trial(trial).topic("/events")]
     assert any("stop requested" in text for text in events), events
 
 

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from analysis.gait import agreement, phase_profile, stride_config, strides
 from firmware_bridge.config.paths import REPO_ROOT
-from firmware_bridge.trial.gait import agreement, phase_profile, stride_config, strides
 from hil.walker_source import SimulatedWalkerSource
 
 

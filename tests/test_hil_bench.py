@@ -75,8 +75,8 @@ def test_a_fault_after_the_bench_itself_went_quiet_is_the_benchs_not_the_devices
     events = SimpleNamespace(
         messages={
             "/events": [
-                (round(onset * 1e9), {"kind": "fault", "text": "IMU stale: newest sample 31 ms old"}),
-                (round((onset + 0.3) * 1e9), {"kind": "state", "state": "ARMED"}),
+                (round(onset * 1e9), {"name": "fault", "message": "IMU stale: newest sample 31 ms old"}),
+                (round((onset + 0.3) * 1e9), {"name": "state", "state": "ARMED"}),
             ]
         }
     )

@@ -33,7 +33,7 @@ HEAVY = [
     "numba",
     "ray",
 ]
-PROJECT = ["teacher", "distill", "hil", "tools"]
+PROJECT = ["teacher", "distill", "hil", "tools", "analysis"]
 
 PROBE = f"""
 import importlib.abc, sys
@@ -155,6 +155,22 @@ def test_the_live_view_on_the_device_install_names_its_extra_in_one_line(device_
     assert result.stderr.strip().splitlines() == [
         "hipexo: error: --live needs the 'live' extra (foxglove-sdk is missing): pip install 'hipexo[live]'"
     ]
+
+
+def test_the_device_install_reads_and_exports_trial_logs(device_install, tmp_path):
+    """analysis/ runs on the base install: a log (of the first format) inspected and exported as CSV; Parquet names
+    its extra in one line and writes nothing."""
+    hipexo, trial = str(device_install), str(REPO_ROOT / "tests" / "data" / "trial_format1.mcap")
+    inspected = _run([hipexo, "trial", "inspect", trial], tmp_path)
+    assert inspected.returncode == 0 and "faults      1" in inspected.stdout, inspected.stderr
+    exported = _run([hipexo, "trial", "export", trial, "--out", "out"], tmp_path)
+    assert exported.returncode == 2 and not (tmp_path / "out").exists()
+    assert exported.stderr.strip().splitlines() == [
+        "hipexo: error: Parquet needs pyarrow: pip install 'hipexo[analysis]' (or --format csv for the CSV table only)"
+    ]
+    exported = _run([hipexo, "trial", "export", trial, "--out", "out", "--format", "csv"], tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    assert (tmp_path / "out" / "trial_format1.csv").read_text(encoding="utf-8").startswith("time_s,cycle,state,fault,")
 
 
 def _feed_imu(peer: FramePeer, stop: threading.Event) -> None:

@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 from device_bench import RuntimeUnderTest
 
-from firmware_bridge.trial.writer import channel_specs
+from firmware_bridge.config import DeviceConfig, load_config
+from firmware_bridge.config.paths import default_config
+from firmware_bridge.trial.channels import trial_channels
 from hil.live_client import SUBPROTOCOL, LiveClient
 from tools.cli import main
 
@@ -54,6 +56,11 @@ def view_pid(run: RuntimeUnderTest) -> int:
     return pid
 
 
+def device_channels():
+    """The channels the default device's trial log has (the bench runs that device)."""
+    return trial_channels(load_config(default_config("device", "hip_exo"), DeviceConfig).imu_ids())
+
+
 def events(run: RuntimeUnderTest) -> list[dict]:
     return run.log().topic("/events")
 
@@ -63,7 +70,7 @@ def test_a_foxglove_client_sees_the_trials_channels_and_live_imu_and_torque(benc
     run.set_gyro_z(0.4, -0.2)
     run.wait_for(run.assisting, 10, "assistance")
     time.sleep(0.4)  # past the 0.2 s soft start: full assistance
-    specs = channel_specs()
+    specs = device_channels()
     with LiveClient(served_port(run)) as client:
         assert client.ws.subprotocol == SUBPROTOCOL
         channels = client.advertised(specs)
@@ -72,15 +79,14 @@ def test_a_foxglove_client_sees_the_trials_channels_and_live_imu_and_torque(benc
     assert set(channels) == set(specs)
     for topic, spec in specs.items():
         c = channels[topic]
-        assert (c["encoding"], c["schemaName"], c["schemaEncoding"]) == ("json", spec.schema_name, "jsonschema")
-        assert json.loads(c["schema"]) == json.loads(spec.schema)
+        assert (c["encoding"], c["schemaName"], c["schemaEncoding"]) == ("json", spec.title, "jsonschema")
+        assert json.loads(c["schema"]) == spec.schema
     run.signal(signal.SIGTERM)
     assert run.finish() == 0
-    for _, imu in live["/imu/raw"]:
-        gyro = {r["imu_id"]: r["gyro"] for r in imu["readings"]}
-        accel = {r["imu_id"]: r["accel"] for r in imu["readings"]}
-        assert gyro[1][2] == pytest.approx(0.4, abs=1e-3) and gyro[2][2] == pytest.approx(-0.2, abs=1e-3)
-        assert accel[0][1] == pytest.approx(9.81, abs=1e-3)
+    for _, imu in live["/imu/raw"]:  # IMUs by name, fields by name, as the log's schema says
+        assert imu["thigh_r"]["gyro_z"] == pytest.approx(0.4, abs=1e-3)
+        assert imu["thigh_l"]["gyro_z"] == pytest.approx(-0.2, abs=1e-3)
+        assert imu["pelvis"]["accel_y"] == pytest.approx(9.81, abs=1e-3)
     for topic in ("/torque/shaped", "/motor/command"):
         for _, torque in live[topic]:
             assert torque["right_nm"] == pytest.approx(0.4 * GAIN, rel=1e-3)
@@ -91,7 +97,7 @@ def test_a_foxglove_client_sees_the_trials_channels_and_live_imu_and_torque(benc
         logged = dict(log.messages[topic])
         for log_time, body in messages:
             assert logged[log_time] == body
-    assert any(e["kind"] == "info" and e["text"].startswith("live view: ws://127.0.0.1:") for e in events(run))
+    assert any(e["name"] == "info" and e["message"].startswith("live view: ws://127.0.0.1:") for e in events(run))
 
 
 def test_a_port_in_use_leaves_a_complete_log_with_the_reason(bench):
@@ -103,7 +109,7 @@ def test_a_port_in_use_leaves_a_complete_log_with_the_reason(bench):
         assert run.finish() == 0
     log = run.log()
     assert log.complete and len(log.messages["/timing"]) >= 150
-    (warning,) = [e["text"] for e in events(run) if e["text"].startswith("live view")]
+    (warning,) = [e["message"] for e in events(run) if e["message"].startswith("live view")]
     assert warning.startswith(f"live view not started on 127.0.0.1:{port}:") and "in use" in warning
     assert any(warning in line for line in run.lines), "said on the console too"
 
@@ -121,9 +127,9 @@ def test_a_live_view_that_dies_leaves_the_run_and_its_log_whole(bench):
     assert run.finish() == 0
     log = run.log()
     assert log.complete
-    (stopped,) = [e["text"] for e in events(run) if e["text"].startswith("live view stopped")]
+    (stopped,) = [e["message"] for e in events(run) if e["message"].startswith("live view stopped")]
     assert stopped.startswith("live view stopped: its process ended")
-    assert [e for e in events(run) if e["kind"] == "fault"] == []
+    assert [e for e in events(run) if e["name"] == "fault"] == []
 
 
 @pytest.mark.parametrize("value", ["port", "127.0.0.1:70000"])

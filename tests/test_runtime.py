@@ -19,7 +19,7 @@ STALE_LIMIT_S = 0.030
 
 
 def faults(run: RuntimeUnderTest) -> list[str]:
-    return [e["text"] for e in run.log().topic("/events") if e["kind"] == "fault"]
+    return [e["message"] for e in run.log().topic("/events") if e["name"] == "fault"]
 
 
 def zero_after(run: RuntimeUnderTest, t: float) -> float:
@@ -57,7 +57,7 @@ def test_signal_fades_out_sends_zero_and_exits_zero(bench, sig):
     assert max(magnitudes) > 0.0, "fades, not an instant drop"
     fade_time = next(t for t, c in after if c.right_nm == 0.0) - t_signal
     assert 0.1 < fade_time < 0.6, f"fade over ~0.2 s (device fade_out_s), took {fade_time:.3f} s"
-    events = [e["text"] for e in run.log().topic("/events")]
+    events = [e["message"] for e in run.log().topic("/events")]
     assert "stop requested: fading out" in events and "fade-out complete" in events
 
 
@@ -222,7 +222,7 @@ def test_markers_from_sigusr1_and_stdin_and_trial_metadata(bench, tmp_path):
     time.sleep(0.3)
     assert stop(run) == 0
     log = run.log()
-    markers = [e["text"] for e in log.topic("/events") if e["kind"] == "marker"]
+    markers = [e["message"] for e in log.topic("/events") if e["name"] == "marker"]
     assert sorted(markers) == ["SIGUSR1", "heel strike marker"]  # a signal and a pipe: either may land first
     trial = log.metadata["trial"]
     assert trial["subject_id"] == "S07" and trial["condition"] == "exo-on" and trial["slope_deg"] == "5"

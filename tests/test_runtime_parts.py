@@ -102,13 +102,13 @@ def test_fault_episodes_run_from_onset_to_recovery():
     from firmware_bridge.trial.faults import fault_episodes
 
     events = [
-        (0, {"kind": "state", "text": "inputs healthy", "state": "ARMED"}),
-        (10, {"kind": "fault", "text": "IMU stale", "state": "FAULT"}),
-        (20, {"kind": "fault", "text": "no IMU frames", "state": "FAULT"}),
-        (30, {"kind": "marker", "text": "m"}),
-        (40, {"kind": "state", "text": "inputs healthy", "state": "ARMED"}),
-        (50, {"kind": "fault", "text": "fault while fading: NaN", "state": "STOPPED"}),
-        (60, {"kind": "fault", "text": "e-stop", "state": "FAULT"}),
+        (0, {"name": "state", "message": "inputs healthy", "state": "ARMED"}),
+        (10, {"name": "fault", "message": "IMU stale", "state": "FAULT"}),
+        (20, {"name": "fault", "message": "no IMU frames", "state": "FAULT"}),
+        (30, {"name": "marker", "message": "m"}),
+        (40, {"name": "state", "message": "inputs healthy", "state": "ARMED"}),
+        (50, {"name": "fault", "message": "fault while fading: NaN", "state": "STOPPED"}),
+        (60, {"name": "fault", "message": "e-stop", "state": "FAULT"}),
     ]
     first, second, third = fault_episodes(events)
     assert (first.onset_ns, first.end_ns, first.outcome, first.reasons) == (

@@ -53,7 +53,7 @@ def test_a_stop_signal_to_the_whole_group_fades_out_and_the_log_records_it(bench
     (path,) = run.trial_dir.glob("*.mcap")
     log = run.log()
     assert log.complete and indexed(path) is not None and indexed(path).chunk_indexes
-    texts = [e["text"] for e in log.topic("/events")]
+    texts = [e["message"] for e in log.topic("/events")]
     assert f"stop requested: signal {signal.Signals(sig).name}" in texts
     assert "stop requested: fading out" in texts and "fade-out complete" in texts
     last = log.topic("/motor/command")[-1]
@@ -78,9 +78,9 @@ def test_an_exception_in_any_stage_zeroes_torque_logs_it_and_exits_3_within_a_se
     assert first_zero_after(run, t_inject) - t_inject < 0.1
     log = run.log()
     assert log.complete
-    errors = [e for e in log.topic("/events") if e["kind"] == "fault" and "internal error" in e["text"]]
-    assert len(errors) == 1 and f"in the {stage} stage" in errors[0]["text"]
-    assert f"injected {stage} failure" in errors[0]["text"] and "Traceback" in errors[0]["traceback"]
+    errors = [e for e in log.topic("/events") if e["name"] == "fault" and "internal error" in e["message"]]
+    assert len(errors) == 1 and f"in the {stage} stage" in errors[0]["message"]
+    assert f"injected {stage} failure" in errors[0]["message"] and "Traceback" in errors[0]["traceback"]
     assert f"internal error in the {stage} stage" in run.output()
     assert not run.group_alive()
 
@@ -145,7 +145,7 @@ def test_the_development_subject_and_a_shaping_override_are_loud_and_logged(benc
     assert "OVERRIDE --accept-shaping-mismatch: running despite shaping.soft_start_s: bundle 1.0" in output
     log = run.log()
     assert log.metadata["subject"]["development_subject"] == "true"
-    warnings = [e["text"] for e in log.topic("/events") if e["kind"] == "warning"]
+    warnings = [e["message"] for e in log.topic("/events") if e["name"] == "warning"]
     assert any("DEVELOPMENT SUBJECT" in w for w in warnings) and any("OVERRIDE" in w for w in warnings)
 
 

@@ -13,9 +13,9 @@ import numpy as np
 from device_bench import RuntimeUnderTest
 from test_runtime import assist_then, faults, stop
 
+from analysis.latency import arrival_to_command_ms
 from firmware_bridge.runtime.safety import State
 from firmware_bridge.runtime.timing import phase_error_ns
-from firmware_bridge.trial.latency import arrival_to_command_ms
 
 PERIOD_NS = 10_000_000
 SLEW_NS = 100_000

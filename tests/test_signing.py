@@ -109,7 +109,7 @@ def test_runtime_refuses_unsigned_and_warns_loudly_when_allowed(tmp_path):
         assert allowed.finish(60) == 0
         assert "DEVELOPMENT FLAG allow_unsigned IS ON" in allowed.output()
         log = allowed.log()
-        assert any("allow_unsigned" in event["text"] for event in log.topic("/events"))
+        assert any("allow_unsigned" in event["message"] for event in log.topic("/events"))
         assert "UNSIGNED" in log.metadata["bundle_signature"]["status"]
     finally:
         allowed.close()

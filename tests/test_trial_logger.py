@@ -11,6 +11,7 @@ from firmware_bridge.trial.reader import read_trial
 from firmware_bridge.trial.records import CycleRecord
 from firmware_bridge.trial.writer import TrialLogger
 
+IMUS = {"pelvis": 0, "thigh_r": 1, "thigh_l": 2}
 READINGS = tuple(ImuReading(i, (0.1, 0.2, 0.3), (0.0, 9.81, 0.0), 0) for i in range(3))
 
 
@@ -33,7 +34,7 @@ def record(cycle: int, frames: int = 1) -> CycleRecord:
 
 
 def test_a_stalled_logger_costs_drops_not_time(tmp_path):
-    logger = TrialLogger(tmp_path / "t.mcap", {"trial": {"subject_id": "x"}}, {}, queue_size=64, wall_offset_ns=0)
+    logger = TrialLogger(tmp_path / "t.mcap", {"trial": {"subject_id": "x"}}, {}, 64, 0, IMUS)
     time.sleep(1.0)  # let the child start
     os.kill(logger._process.pid, signal.SIGSTOP)
     try:
@@ -52,7 +53,7 @@ def test_a_stalled_logger_costs_drops_not_time(tmp_path):
 
 
 def test_a_cycle_with_many_imu_frames_arrives_whole(tmp_path):
-    logger = TrialLogger(tmp_path / "t.mcap", {}, {}, queue_size=64, wall_offset_ns=0)
+    logger = TrialLogger(tmp_path / "t.mcap", {}, {}, 64, 0, IMUS)
     logger.cycle(record(0, frames=30))  # a stall's worth of frames: bigger than one atomic pipe write
     logger.close()
     log = read_trial(tmp_path / "t.mcap")

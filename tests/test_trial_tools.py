@@ -44,14 +44,14 @@ def test_inspect_prints_the_summary(trial, capsys):
     assert "right +0.00 … +7.50 N·m" in out
 
 
-def test_export_writes_a_csv_per_channel(trial, tmp_path, capsys):
-    assert main(["trial", "export", str(trial), "--csv", str(tmp_path / "csv")]) == 0
-    names = {p.name for p in (tmp_path / "csv").iterdir()}
-    assert {"imu_raw.csv", "torque_shaped.csv", "motor_command.csv", "timing.csv", "events.csv"} <= names
-    rows = list(csv.DictReader((tmp_path / "csv" / "imu_raw.csv").open()))
-    assert float(rows[-1]["readings.1.gyro.2"]) == pytest.approx(0.4, abs=1e-3)
-    timing = list(csv.DictReader((tmp_path / "csv" / "timing.csv").open()))
-    assert {"lateness_us", "read_us", "infer_us", "write_us", "log_us"} <= set(timing[0])
+def test_export_writes_the_runtime_trial_as_one_table(trial, tmp_path, capsys):
+    """A real runtime's log: the IMU frames it took in are in the row of the cycle that took them."""
+    assert main(["trial", "export", str(trial), "--out", str(tmp_path), "--format", "csv"]) == 0
+    rows = list(csv.DictReader((tmp_path / f"{trial.stem}.csv").open(encoding="utf-8")))
+    assert float(rows[-1]["thigh_r.gyro_z [rad/s]"]) == pytest.approx(0.4, abs=1e-3)
+    assert float(rows[-1]["thigh_l.gyro_z [rad/s]"]) == pytest.approx(-0.2, abs=1e-3)
+    assert {"state", "fault", "torque_cmd_r [N·m]", "lateness [µs]"} <= set(rows[0])
+    assert max(float(r["torque_cmd_r [N·m]"]) for r in rows) == pytest.approx(7.5, abs=0.01)  # inspect: +7.50
 
 
 def test_list_catalogues_and_flags_unreadable_files(trial, tmp_path, capsys):

@@ -426,7 +426,7 @@ class DeviceRuntime:
     def _event(self, kind: str, text: str, **fields: object) -> None:
         t_ns = time.monotonic_ns()
         if kind in ("fault", "state"):
-            self._transitions.append((t_ns, {"kind": kind, "text": text, "state": fields.get("state")}))
+            self._transitions.append((t_ns, {"name": kind, "message": text, "state": fields.get("state")}))
         if self.logger is not None:
             self.logger.event(t_ns, kind, text, **fields)
         if self.on_event is not None:

@@ -219,7 +219,9 @@ def run_session(
         }
         wall_offset = time.time_ns() - time.monotonic_ns()
         try:
-            logger = TrialLogger(path, metadata, attachments, runtime.log_queue_size, wall_offset, live)
+            logger = TrialLogger(
+                path, metadata, attachments, runtime.log_queue_size, wall_offset, device.imu_ids(), live
+            )
         except LoggerStartError as exc:
             raise StartupError(str(exc)) from exc
         loop.logger = logger

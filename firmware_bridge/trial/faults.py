@@ -3,6 +3,9 @@
 The runtime, ``hipexo trial inspect``, the trial report and the bench report all count and list faults
 with :func:`fault_episodes`, over the same ``/events`` stream (the runtime over the events it logs):
 
+An event is a ``/events`` message (``foxglove.Log``): ``name`` is its kind, ``message`` its text, ``state`` the
+state it entered.
+
 - an event of kind ``fault`` opens an episode when none is open; while one is open, further ``fault``
   events (a different check tripping) add their reasons to it;
 - the next ``state`` event closes it: ``ARMED`` means it recovered (re-armed through soft start),
@@ -48,16 +51,16 @@ class FaultEpisode:
 
 
 def fault_episodes(events: Iterable[tuple[int, dict[str, Any]]]) -> list[FaultEpisode]:
-    """Episodes from ``(t_ns, event)`` pairs in time order (an event: ``kind``, ``text``, ``state``)."""
+    """Episodes from ``(t_ns, event)`` pairs in time order (an event: ``name`` (kind), ``message``, ``state``)."""
     episodes: list[FaultEpisode] = []
     current: FaultEpisode | None = None
     for t_ns, event in events:
-        kind = event.get("kind")
+        kind = event.get("name")
         if kind == "fault":
             if current is None:
                 current = FaultEpisode(t_ns)
                 episodes.append(current)
-            current.reasons.append(str(event.get("text", "")))
+            current.reasons.append(str(event.get("message", "")))
             if event.get("state") == "STOPPED":
                 current.end_ns, current.outcome, current = t_ns, "stopped", None
         elif kind == "state" and current is not None:

@@ -4,9 +4,9 @@ The loop is not involved: the trial logger process (``writer.py``) passes each r
 process of its own, the *view*, through a second non-blocking pipe, one atomic write per record. A view
 that falls behind costs skipped records in the view, never in the log; a view that cannot start (port in
 use, ``foxglove-sdk`` missing) or dies leaves the logger writing the trial as before, with the reason in
-the log's ``/events`` and on the console. The view advertises :func:`~firmware_bridge.trial.writer.channel_specs`
-and sends :func:`~firmware_bridge.trial.writer.encoded_messages`, the very channels, schemas and bodies the
-MCAP file gets, stamped with the same wall-clock times. The server is ``foxglove-sdk``'s (the optional
+the log's ``/events`` and on the console. The view advertises the channels of
+:class:`~firmware_bridge.trial.channels.TrialChannels` and sends its messages, the very channels, schemas and
+bodies the MCAP file gets, stamped with the same wall-clock times. The server is ``foxglove-sdk``'s (the optional
 ``live`` extra), imported only in the view's process; it buffers a bounded backlog per client and drops
 the oldest for a slow one. The view runs at a lower priority (nice) than the logger.
 
@@ -23,9 +23,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from firmware_bridge.trial.channels import MESSAGE_ENCODING, SCHEMA_ENCODING, TrialChannels
 from firmware_bridge.trial.packing import LENGTH, unpack
 from firmware_bridge.trial.records import EventRecord
-from firmware_bridge.trial.writer import STOP_SIGNALS, channel_specs, drain, encoded_messages, grow_pipe
+from firmware_bridge.trial.writer import STOP_SIGNALS, drain, grow_pipe
 
 DEFAULT_PORT = 8765
 """Foxglove's default WebSocket port."""
@@ -63,7 +64,7 @@ class LiveView:
     view's own warnings are its last words (it ends after each); an end without one is reported here.
     """
 
-    def __init__(self, address: LiveAddress, wall_offset_ns: int):
+    def __init__(self, address: LiveAddress, wall_offset_ns: int, imus: dict[str, int]):
         self.skipped = 0
         self._news: list[EventRecord] = []
         self._fd: int | None = None
@@ -77,7 +78,7 @@ class LiveView:
             self._status, status_out = context.Pipe(duplex=False)
             self._process = context.Process(
                 target=_view_main,
-                args=(address, reader, status_out, wall_offset_ns),
+                args=(address, reader, status_out, wall_offset_ns, imus),
                 name="hipexo-live-view",
                 daemon=False,
             )
@@ -150,7 +151,7 @@ class LiveView:
         self._news.append(EventRecord(time.monotonic_ns(), kind, text, {}))
 
 
-def _view_main(address: LiveAddress, pipe: Any, status: Any, wall_offset_ns: int) -> None:
+def _view_main(address: LiveAddress, pipe: Any, status: Any, wall_offset_ns: int, imus: dict[str, int]) -> None:
     """The view's process: a Foxglove WebSocket server with the trial's channels, fed until its pipe ends."""
     for sig in STOP_SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
@@ -167,15 +168,16 @@ def _view_main(address: LiveAddress, pipe: Any, status: Any, wall_offset_ns: int
         status.send(("warning", f"live view not started on {address.host}:{address.port}: {exc}"))
         return
     try:
+        layout = TrialChannels(imus)
         channels = {
             topic: foxglove.Channel(
                 topic,
-                schema=foxglove.Schema(name=spec.schema_name, encoding="jsonschema", data=spec.schema),
-                message_encoding="json",
+                schema=foxglove.Schema(name=spec.title, encoding=SCHEMA_ENCODING, data=spec.schema_data),
+                message_encoding=MESSAGE_ENCODING,
                 context=context,
                 metadata={"description": spec.description},
             )
-            for topic, spec in channel_specs().items()
+            for topic, spec in layout.specs.items()
         }
         status.send(
             ("info", f"live view: ws://{address.host}:{server.port} (Foxglove: Open connection → Foxglove WebSocket)")
@@ -184,7 +186,7 @@ def _view_main(address: LiveAddress, pipe: Any, status: Any, wall_offset_ns: int
         os.set_blocking(fd, False)
         pending = bytearray()
         for body in drain(fd, pending):
-            for topic, t_ns, data in encoded_messages(unpack(body)):
+            for topic, t_ns, data in layout.encoded_messages(unpack(body), wall_offset_ns):
                 channels[topic].log(data, log_time=t_ns + wall_offset_ns)
     except Exception as exc:  # noqa: BLE001  (reported to the logger, which goes on)
         status.send(("warning", f"live view stopped: {type(exc).__name__}: {exc}"))

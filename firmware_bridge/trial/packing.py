@@ -26,17 +26,19 @@ lateness, skipped, stages, overrun, triggered, log drops, IMU frame count, statu
 _FRAME = struct.Struct("<IIqB")
 _READING = struct.Struct("<B6fB")
 _STATUS = struct.Struct("<H2dIBd")
-_COUNT = struct.Struct("<H")
+_PIECE = struct.Struct("<qH")
+"""cycle, IMU frame count: the head of IMU frames sent ahead of their cycle."""
 
 
 class ImuFrames(NamedTuple):
     """IMU frames of one cycle sent ahead of their cycle record (only after a stall)."""
 
+    cycle: int
     frames: list[tuple[int, int, int, tuple]]
 
 
 def _frames(frames: list[tuple[int, int, int, tuple]]) -> list[bytes]:
-    out = [_COUNT.pack(len(frames))]
+    out = []
     for seq, device_time_us, received_ns, readings in frames:
         out.append(_FRAME.pack(seq, device_time_us, received_ns, len(readings)))
         out += [_READING.pack(i, *g, *a, s) for i, g, a, s in readings]
@@ -70,7 +72,7 @@ def pack_cycle(record: CycleRecord) -> bytes:
             len(record.statuses),
         ),
     ]
-    parts += _frames(record.imu_frames)[1:]
+    parts += _frames(record.imu_frames)
     parts += [
         _STATUS.pack(e, mr, ml, f, fl, math.nan if rtt is None else rtt) for e, mr, ml, f, fl, rtt in record.statuses
     ]
@@ -78,8 +80,8 @@ def pack_cycle(record: CycleRecord) -> bytes:
     return LENGTH.pack(len(body)) + body
 
 
-def pack_frames(frames: list[tuple[int, int, int, tuple]]) -> bytes:
-    body = IMU + b"".join(_frames(frames))
+def pack_frames(cycle: int, frames: list[tuple[int, int, int, tuple]]) -> bytes:
+    body = IMU + _PIECE.pack(cycle, len(frames)) + b"".join(_frames(frames))
     return LENGTH.pack(len(body)) + body
 
 
@@ -108,8 +110,8 @@ def unpack(body: bytes) -> Any:
     if tag == OTHER:
         return pickle.loads(body)
     if tag == IMU:
-        (count,) = _COUNT.unpack_from(body)
-        return ImuFrames(_unpack_frames(body, _COUNT.size, count)[0])
+        cycle, count = _PIECE.unpack_from(body)
+        return ImuFrames(cycle, _unpack_frames(body, _PIECE.size, count)[0])
     v = _CYCLE.unpack_from(body)
     cycle, t_ns, state, has_command, c_r, c_l, has_sent, s_r, s_l, clamped, limited, flags, seq, n_r, n_l = v[:15]
     lateness, skipped, stages, (overrun, triggered, drops, n_frames, n_status) = v[15], v[16], v[17:23], v[23:]

@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mcap.records import Attachment, Channel, Message, Metadata
+from mcap.records import Attachment, Channel, Message, Metadata, Schema
 
+from firmware_bridge.trial import format1
 from firmware_bridge.trial.scan import scan_mcap
 
 
@@ -29,6 +30,8 @@ class TrialLog:
     """False when the file ends without the MCAP footer (the runtime was killed); the data read is intact."""
     problems: list[str] = field(default_factory=list)
     """Damaged or cut-off parts that were skipped (``hipexo trial recover`` writes a clean copy)."""
+    format: int = 2
+    """The file's log format: 1 (one untyped schema; its messages are upgraded on reading) or 2 (channels.py)."""
 
     def topic(self, name: str) -> list[dict[str, Any]]:
         return [body for _, body in self.messages.get(name, [])]
@@ -43,10 +46,15 @@ def read_trial(path: Path) -> TrialLog:
         scan = scan_mcap(path)
     except (OSError, ValueError) as exc:
         raise TrialLogError(f"{path}: not a readable MCAP trial log ({exc})") from exc
+    schemas: dict[int, str] = {}
     channels: dict[int, str] = {}
     for record in scan.records:
-        if isinstance(record, Channel):
+        if isinstance(record, Schema):
+            schemas[record.id] = record.name
+        elif isinstance(record, Channel):
             channels[record.id] = record.topic
+            if schemas.get(record.schema_id) == format1.SCHEMA_NAME:
+                log.format = 1
         elif isinstance(record, Message) and record.channel_id in channels:
             log.messages[channels[record.channel_id]].append((record.log_time, json.loads(record.data)))
         elif isinstance(record, Metadata):
@@ -57,4 +65,6 @@ def read_trial(path: Path) -> TrialLog:
     log.problems = scan.problems
     if not channels:
         raise TrialLogError(f"{path}: no channels: not a hipexo trial log")
+    if log.format == 1:
+        format1.upgrade(log.messages, log.metadata)
     return log

@@ -16,26 +16,26 @@ to finish (:meth:`TrialLogger.close`); if the runtime dies instead, the pipe clo
 then, so it is never left behind. The signals are blocked from before the child is created until it
 ignores them, so none can land in between.
 
-What the file holds is defined once, in :func:`channel_specs` and :func:`encoded_messages`; the live view
-(``live.py``, ``hipexo run --live``) serves exactly those, from a process of its own that this one feeds.
+What the file holds is defined once, in :class:`~firmware_bridge.trial.channels.TrialChannels` (channels,
+schemas, record → messages); the live view (``live.py``, ``hipexo run --live``) serves exactly those, from a
+process of its own that this one feeds.
 """
 
 from __future__ import annotations
 
 import fcntl
-import json
 import multiprocessing as mp
 import os
 import select
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
-from firmware_bridge.runtime.timing import STAGES
-from firmware_bridge.trial.packing import ImuFrames, pack_cycle, pack_frames, pack_other, split, unpack
-from firmware_bridge.trial.records import TOPICS, CycleRecord, EventRecord, cycle_messages, imu_messages
+from firmware_bridge.trial.channels import MESSAGE_ENCODING, SCHEMA_ENCODING, TrialChannels
+from firmware_bridge.trial.packing import pack_cycle, pack_frames, pack_other, split, unpack
+from firmware_bridge.trial.records import CycleRecord, EventRecord
 
 if TYPE_CHECKING:
     from firmware_bridge.trial.live import LiveAddress
@@ -50,6 +50,8 @@ PROFILE = "hipexo-trial"
 _STOP = "stop"
 READY_TIMEOUT_S = 30.0
 STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+ATTACHMENT_TYPES = {".json": "application/json"}
+"""Media type of an attachment by its name's suffix (the bundle manifest is ``manifest.json``)."""
 
 
 class LoggerStartError(RuntimeError):
@@ -64,8 +66,10 @@ class TrialLogger:
         attachments: dict[str, bytes],
         queue_size: int,
         wall_offset_ns: int,
+        imus: Mapping[str, int],
         live: LiveAddress | None = None,
     ):
+        """``imus``: the device's IMUs, name → id on the wire (``DeviceConfig.imu_ids()``): the log names them."""
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -78,7 +82,7 @@ class TrialLogger:
         grow_pipe(self._fd, queue_size * TYPICAL_RECORD_BYTES)
         self._process = context.Process(
             target=_writer_main,
-            args=(str(self.path), reader, ready_out, metadata, attachments, wall_offset_ns, live),
+            args=(str(self.path), reader, ready_out, metadata, attachments, wall_offset_ns, dict(imus), live),
             name="hipexo-trial-logger",
             daemon=False,
         )
@@ -103,7 +107,7 @@ class TrialLogger:
             return
         # After a stall many IMU frames pile up: send them in pieces that each fit one atomic write.
         for start in range(0, len(record.imu_frames), IMU_FRAMES_PER_PIECE):
-            self._write(pack_frames(record.imu_frames[start : start + IMU_FRAMES_PER_PIECE]))
+            self._write(pack_frames(record.cycle, record.imu_frames[start : start + IMU_FRAMES_PER_PIECE]))
         self._write(pack_cycle(record._replace(imu_frames=[])))
 
     def event(self, t_ns: int, kind: str, text: str, **fields: Any) -> None:
@@ -153,32 +157,6 @@ def grow_pipe(fd: int, size: int) -> None:
         pass  # unprivileged limit (/proc/sys/fs/pipe-max-size): keep the default
 
 
-class ChannelSpec(NamedTuple):
-    description: str
-    schema_name: str
-    schema: bytes
-    """JSON Schema of the channel's JSON message bodies."""
-
-
-def channel_specs() -> dict[str, ChannelSpec]:
-    """Topic → channel: what the MCAP file registers and the live view advertises."""
-    schema = json.dumps({"type": "object"}).encode()
-    return {topic: ChannelSpec(text, "hipexo.Json", schema) for topic, text in TOPICS.items()}
-
-
-def encoded_messages(item: Any) -> list[tuple[str, int, bytes]]:
-    """One record from the loop as (topic, t_ns, JSON body) messages: what the MCAP file and the live view carry."""
-    if isinstance(item, CycleRecord):
-        messages = cycle_messages(item, STAGES)
-    elif isinstance(item, ImuFrames):
-        messages = imu_messages(item.frames)
-    elif isinstance(item, EventRecord):
-        messages = [("/events", item.t_ns, {"kind": item.kind, "text": item.text, **item.fields})]
-    else:
-        messages = []
-    return [(topic, t_ns, json.dumps(body).encode()) for topic, t_ns, body in messages]
-
-
 def _writer_main(
     path: str,
     pipe: Any,
@@ -186,6 +164,7 @@ def _writer_main(
     metadata: dict[str, dict[str, str]],
     attachments: dict[str, bytes],
     wall_offset_ns: int,
+    imus: dict[str, int],
     live: LiveAddress | None,
 ) -> None:
     for sig in STOP_SIGNALS:
@@ -201,20 +180,23 @@ def _writer_main(
     with stream:
         writer = Writer(stream, chunk_size=64 * 1024)
         writer.start(profile=PROFILE, library="hipexo")
+        layout = TrialChannels(imus)
         channels = {
             topic: writer.register_channel(
                 topic,
-                "json",
-                writer.register_schema(spec.schema_name, "jsonschema", spec.schema),
+                MESSAGE_ENCODING,
+                writer.register_schema(spec.title, SCHEMA_ENCODING, spec.schema_data),
                 {"description": spec.description},
             )
-            for topic, spec in channel_specs().items()
+            for topic, spec in layout.specs.items()
         }
         now = time.time_ns()
         for name, values in metadata.items():
             writer.add_metadata(name, values)
         for name, data in attachments.items():
-            writer.add_attachment(now, now, name, "application/octet-stream", data)
+            writer.add_attachment(
+                now, now, name, ATTACHMENT_TYPES.get(Path(name).suffix, "application/octet-stream"), data
+            )
         writer.flush()
         ready.send("ready")
         ready.close()
@@ -235,7 +217,7 @@ def _writer_main(
         if live is not None:  # the live view's process, fed from here; its code is imported only when asked for
             from firmware_bridge.trial.live import LiveView
 
-            view = LiveView(live, wall_offset_ns)
+            view = LiveView(live, wall_offset_ns, imus)
         try:
             for body in drain(fd, pending):
                 if view is not None:
@@ -243,17 +225,17 @@ def _writer_main(
                 item = unpack(body)
                 if item == _STOP:
                     break
-                add(encoded_messages(item))
+                add(layout.encoded_messages(item, wall_offset_ns))
                 if time.monotonic() - last_flush >= FLUSH_INTERVAL_S:
                     for event in view.news() if view is not None else ():
-                        add(encoded_messages(event))
+                        add(layout.encoded_messages(event, wall_offset_ns))
                     writer.flush()
                     last_flush = time.monotonic()
         finally:
             if view is not None:
                 view.close()
         for event in view.news() if view is not None else ():
-            add(encoded_messages(event))
+            add(layout.encoded_messages(event, wall_offset_ns))
         writer.finish()
 
 

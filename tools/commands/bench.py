@@ -101,12 +101,12 @@ def closed_loop_references(args: argparse.Namespace, scenario, result, device, s
     """The same walker without the serial link: the student in-process, and the exo off; then the figures."""
     from tqdm import tqdm
 
+    from analysis.trace import TorqueTrace
     from firmware_bridge.config import RuntimeConfig, load_config
     from firmware_bridge.signing import Trust
     from firmware_bridge.trial.reader import read_trial
     from hil.bench import make_source
     from hil.closed_loop import closed_loop_figures, simulate_device
-    from hil.trace import TorqueTrace
 
     runtime = load_config(args.runtime_config, RuntimeConfig)
     trust = Trust.from_file(args.trusted_keys or runtime.trusted_keys_file, args.allow_unsigned)

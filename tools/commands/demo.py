@@ -109,13 +109,16 @@ def run_demo(args: argparse.Namespace) -> int:
     status = bench.run(bench_args)
 
     _step(6, "trial report")
-    from hil.trial_report import analyse_trial, write_trial_report
+    from analysis.trial_report import analyse_trial, leg_warning, write_trial_report
 
     trials = sorted((out / "bench" / "work" / "trials").glob("*.mcap"))
     if not trials:
         return status
     trial = trials[-1]
-    report = write_trial_report(analyse_trial(trial, out / "bench" / "simulated_run.npz"), out / "trial_report")
+    figures = analyse_trial(trial, out / "bench" / "simulated_run.npz")
+    report = write_trial_report(figures, out / "trial_report")
+    if leg_warning(figures):
+        print(leg_warning(figures))
     print(f"trial log {trial}\ntrial report {report}\nbench report {out / 'bench' / 'bench_report.md'}")
     print(f"\ndemo finished in {(time.monotonic() - started) / 60:.1f} min")
     return status

@@ -17,9 +17,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     inspect = sub.add_parser("inspect", help="summary: duration, cycles, overruns, faults, torque range")
     inspect.add_argument("file", type=Path, help="trial log (.mcap)")
     inspect.set_defaults(func=run_inspect)
-    export = sub.add_parser("export", help="write one CSV per channel")
+    export = sub.add_parser(
+        "export", help="one table per trial (a row per cycle, named columns with units): CSV and Parquet"
+    )
     export.add_argument("file", type=Path)
-    export.add_argument("--csv", type=Path, required=True, metavar="DIR")
+    export.add_argument("--out", type=Path, default=None, metavar="DIR", help="(default: the trial's folder)")
+    export.add_argument(
+        "--format", choices=("csv", "parquet", "both"), default="both", help="Parquet needs the 'analysis' extra"
+    )
     export.set_defaults(func=run_export)
     listing = sub.add_parser("list", help="catalogue the trial logs under a folder")
     listing.add_argument("folder", type=Path, help="searched recursively for trial logs")
@@ -67,22 +72,38 @@ def run_recover(args: argparse.Namespace) -> int:
 
 
 def run_inspect(args: argparse.Namespace) -> int:
-    from firmware_bridge.trial.summary import format_summary, summarise
+    from analysis.summary import format_summary, summarise
 
     print(format_summary(summarise(_read(args.file))))
     return 0
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from firmware_bridge.trial.summary import export_csv
+    from analysis.export import FORMATS, MATLAB, export_trial
+    from tools.errors import UserError
+    from tools.extras import extra_providing
 
-    for path in export_csv(_read(args.file), args.csv):
+    formats = FORMATS if args.format == "both" else (args.format,)
+    log = _read(args.file)
+    try:
+        written = export_trial(log, args.out or args.file.parent, formats)
+    except ModuleNotFoundError as exc:
+        if exc.name != "pyarrow":
+            raise
+        extra = extra_providing("pyarrow") or "analysis"
+        raise UserError(
+            f"Parquet needs pyarrow: pip install 'hipexo[{extra}]' (or --format csv for the CSV table only)"
+        ) from exc
+    for path in written:
         print(path)
+    csv_path = next((p for p in written if p.suffix == ".csv"), None)
+    if csv_path:
+        print("MATLAB: " + MATLAB.format(path=csv_path))
     return 0
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from firmware_bridge.trial.summary import catalogue
+    from analysis.summary import catalogue
     from tools.errors import UserError
 
     if not args.folder.is_dir():
@@ -102,8 +123,8 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_report(args: argparse.Namespace) -> int:
+    from analysis.trial_report import analyse_trial, leg_warning, write_trial_report
     from firmware_bridge.trial.reader import TrialLogError
-    from hil.trial_report import analyse_trial, write_trial_report
     from tools.errors import UserError
 
     _read(args.file)  # a clear message for a file that is not a trial log; warnings for skipped parts
@@ -119,6 +140,9 @@ def run_report(args: argparse.Namespace) -> int:
             f"{side['peak_flexion_nm_per_kg']:.3f} N·m/kg @ {side['peak_flexion_pct']:.0f} %, extension "
             f"{side['peak_extension_nm_per_kg']:.3f} @ {side['peak_extension_pct']:.0f} %"
         )
+    warning = leg_warning(figures)
+    if warning:
+        print(warning)
     if "comparison" in figures:
         c = figures["comparison"]
         print(

@@ -83,6 +83,38 @@ def phase_profile(times_s: np.ndarray, values: np.ndarray, cycles: list[tuple[fl
     return GaitProfile(stack.mean(axis=0), stack.std(axis=0), len(curves), float(np.mean(durations)))
 
 
+STRIDE_DISAGREEMENT = 0.10
+"""The two legs of one walker whose stride counts or mean stride times differ by more than this fraction (of the
+larger) are flagged: one walker's legs take the same strides, so a gap means a sensor or detection problem."""
+
+
+@dataclass(frozen=True)
+class LegDisagreement:
+    strides: float
+    """|right − left| / larger, stride counts; NaN when neither leg has strides."""
+    stride_s: float
+    """|right − left| / larger, mean stride times; NaN when a leg has no strides."""
+    limit: float = STRIDE_DISAGREEMENT
+
+    @property
+    def flagged(self) -> bool:
+        return bool(self.strides > self.limit or self.stride_s > self.limit)
+
+    def as_dict(self) -> dict[str, float | bool]:
+        return {"strides": self.strides, "stride_s": self.stride_s, "limit": self.limit, "flagged": self.flagged}
+
+
+def _relative(a: float, b: float) -> float:
+    if not (np.isfinite(a) and np.isfinite(b)) or max(a, b) <= 0:
+        return float("nan")
+    return abs(a - b) / max(a, b)
+
+
+def leg_disagreement(right: GaitProfile, left: GaitProfile) -> LegDisagreement:
+    """How far the two legs' stride counts and mean stride times are apart."""
+    return LegDisagreement(_relative(right.strides, left.strides), _relative(right.stride_s, left.stride_s))
+
+
 def agreement(a: GaitProfile, b: GaitProfile) -> tuple[float, float]:
     """(Pearson r, RMSE) between two profiles over the gait cycle; NaN when either has no strides."""
     if a.strides == 0 or b.strides == 0 or np.std(a.mean) == 0 or np.std(b.mean) == 0:

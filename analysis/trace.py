@@ -1,7 +1,7 @@
 """Thigh gyro and hip torque over time, from a trial log or a simulated run, and their gait-cycle profiles.
 
 One shape for both, so a bench trial, a walking trial and a purely simulated run compare the same way:
-strides from the thigh gyroscope (firmware_bridge.trial.gait), torque per kg over 0…100 % of each stride.
+strides from the thigh gyroscope (analysis/gait.py), torque per kg over 0…100 % of each stride.
 """
 
 from __future__ import annotations
@@ -12,11 +12,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from analysis.gait import GaitProfile, phase_profile, stride_config, strides
 from firmware_bridge.baseline import BaselineConfig
-from firmware_bridge.config import DeviceConfig, load_config
-from firmware_bridge.config.paths import default_config
-from firmware_bridge.config.schema import build
-from firmware_bridge.trial.gait import GaitProfile, phase_profile, stride_config, strides
 from firmware_bridge.trial.reader import TrialLog
 
 SIDES = ("right", "left")
@@ -39,22 +36,13 @@ class TorqueTrace:
     def from_trial(cls, log: TrialLog, config: BaselineConfig | None = None) -> TorqueTrace:
         """The shaped torque the runtime commanded, against the thigh gyro frames it received."""
         config = config or stride_config()
-        device_text = log.metadata.get("config_device", {}).get("yaml")
-        device = (
-            build(DeviceConfig, {k: v for k, v in yaml.safe_load(device_text).items() if k != "kind"}, str(log.path))
-            if device_text
-            else load_config(default_config("device", "hip_exo"), DeviceConfig)
-        )
         subject = yaml.safe_load(log.metadata.get("config_subject", {}).get("yaml", "") or "{}") or {}
-        ids = device.imu_ids()
-        channels = [c.split(".") for c in config.channels]
-        wanted = [(ids[name], "xyz".index(axis[-1])) for name, axis in channels]
+        wanted = [channel.split(".") for channel in config.channels]  # thigh_r.gyro_z → the frame's thigh_r.gyro_z
         imu_t, gyro = [], []
         last = [0.0, 0.0]
         for t, frame in log.messages.get("/imu/raw", []):
-            by_id = {r["imu_id"]: r["gyro"] for r in frame["readings"]}
-            for side, (imu_id, axis) in enumerate(wanted):
-                value = by_id.get(imu_id, [None] * 3)[axis]
+            for side, (imu, axis) in enumerate(wanted):
+                value = frame.get(imu, {}).get(axis)
                 if value is not None and np.isfinite(value):
                     last[side] = value
             imu_t.append(t / 1e9)
@@ -64,7 +52,7 @@ class TorqueTrace:
             np.array(imu_t),
             np.array(gyro).reshape(-1, 2),
             np.array([t / 1e9 for t, _ in shaped]),
-            np.array([[m["right_nm"], m["left_nm"]] for _, m in shaped]).reshape(-1, 2),
+            np.array([[m["right_nm"], m["left_nm"]] for _, m in shaped], dtype=float).reshape(-1, 2),
             float(subject.get("body_mass_kg", 75.0)),
             str(log.path),
         )

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from firmware_bridge.trial.gait import GaitProfile, agreement
+from analysis.gait import GaitProfile, agreement, leg_disagreement
+from analysis.summary import summarise
+from analysis.trace import SIDES, TorqueTrace, load_trace
 from firmware_bridge.trial.reader import read_trial
-from firmware_bridge.trial.summary import summarise
-from hil.trace import SIDES, TorqueTrace, load_trace
 
 
 def _side_figures(profile: GaitProfile) -> dict:
@@ -45,6 +45,7 @@ def analyse_trial(trial: Path, compare: Path | None = None) -> dict:
         "markers": summary.markers,
         "body_mass_kg": trace.body_mass_kg,
         "sides": {name: _side_figures(p) for name, p in zip(SIDES, profiles, strict=True)},
+        "leg_disagreement": leg_disagreement(*profiles).as_dict(),
         "profiles": [p.mean.tolist() for p in profiles],
         "profiles_std": [p.std.tolist() for p in profiles],
     }
@@ -59,6 +60,20 @@ def analyse_trial(trial: Path, compare: Path | None = None) -> dict:
             },
         }
     return figures
+
+
+def leg_warning(figures: dict) -> str | None:
+    """One line when the two legs' strides disagree beyond the limit, else None."""
+    d = figures["leg_disagreement"]
+    if not d["flagged"]:
+        return None
+    r, left = figures["sides"]["right"], figures["sides"]["left"]
+    return (
+        f"WARNING: the legs disagree: right {r['strides']} strides of {r['stride_s']:.2f} s, left {left['strides']} "
+        f"of {left['stride_s']:.2f} s (counts {100 * d['strides']:.0f} % apart, stride times "
+        f"{100 * d['stride_s']:.0f} %; limit {100 * d['limit']:.0f} %): one walker's legs take the same strides, "
+        "so check the thigh IMUs (ids, mounting, signal) and the stride detection"
+    )
 
 
 def write_trial_report(figures: dict, out_dir: Path) -> Path:
@@ -93,6 +108,9 @@ def write_trial_report(figures: dict, out_dir: Path) -> Path:
             f"| {name} | {f['strides']} | {f['stride_s']:.2f} | {f['peak_flexion_nm_per_kg']:.3f} @ {f['peak_flexion_pct']:.0f} | "
             f"{f['peak_extension_nm_per_kg']:.3f} @ {f['peak_extension_pct']:.0f} |"
         )
+    warning = leg_warning(figures)
+    if warning:
+        lines += ["", f"**{warning}**"]
     if "comparison" in figures:
         c = figures["comparison"]
         lines += [

@@ -1,14 +1,14 @@
-"""What ``hipexo trial inspect | export | list`` print and write, from a :class:`TrialLog`."""
+"""What ``hipexo trial inspect | list`` print, from a :class:`TrialLog`."""
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from firmware_bridge.runtime.safety import State
 from firmware_bridge.trial.faults import FaultEpisode, fault_episodes
 from firmware_bridge.trial.reader import TrialLog, TrialLogError, read_trial
 
@@ -32,6 +32,7 @@ class TrialSummary:
     log_drops: int
     states: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    log_format: int = 2
 
 
 def summarise(log: TrialLog) -> TrialSummary:
@@ -40,7 +41,7 @@ def summarise(log: TrialLog) -> TrialSummary:
     events = log.topic("/events")
     times = [t for t, _ in log.messages.get("/timing", [])]
     lateness = np.array([m["lateness_us"] for m in timing]) if timing else np.zeros(0)
-    state_names = {0: "START", 1: "ARMED", 2: "ASSISTING", 3: "FADING", 4: "FAULT", 5: "STOPPED"}
+    state_names = {s.value: s.name for s in State}
     states: dict[str, int] = {}
     for m in timing:
         name = state_names.get(m["state"], str(m["state"]))
@@ -60,20 +61,27 @@ def summarise(log: TrialLog) -> TrialSummary:
         },
         faults=fault_episodes(log.messages.get("/events", [])),
         start_ns=times[0] if times else 0,
-        markers=[e["text"] for e in events if e["kind"] == "marker"],
-        torque_range_nm={
-            side: (min(m[f"{side}_nm"] for m in shaped), max(m[f"{side}_nm"] for m in shaped)) if shaped else (0.0, 0.0)
-            for side in ("right", "left")
-        },
+        markers=[e["message"] for e in events if e["name"] == "marker"],
+        torque_range_nm={side: _range([m[f"{side}_nm"] for m in shaped]) for side in ("right", "left")},
         imu_frames=len(log.messages.get("/imu/raw", [])),
         log_drops=max((int(m["log_drops"]) for m in timing), default=0),
         states=states,
         problems=list(log.problems),
+        log_format=log.format,
     )
+
+
+def _range(values: list[float | None]) -> tuple[float, float]:
+    """(min, max) of the finite values (a non-finite one is logged as null); (0, 0) without any."""
+    finite = np.array([v for v in values if v is not None], dtype=float)
+    finite = finite[np.isfinite(finite)]
+    return (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
 
 
 def format_summary(s: TrialSummary) -> str:
     lines = [f"trial       {s.path}" + ("" if s.complete else "  (incomplete: see the problems below)")]
+    if s.log_format != 2:
+        lines.append(f"format      {s.log_format} (an older log format, read as the current one)")
     for key in ("subject_id", "condition", "speed_m_s", "slope_deg", "notes", "controller", "started_utc"):
         if s.trial.get(key):
             lines.append(f"{key:<11} {s.trial[key]}")
@@ -92,40 +100,6 @@ def format_summary(s: TrialSummary) -> str:
         lines.append(f"problems    {len(s.problems)} ('hipexo trial recover' writes a clean copy)")
         lines += [f"  - {p}" for p in s.problems]
     return "\n".join(lines)
-
-
-def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
-    if isinstance(value, dict):
-        for k, v in value.items():
-            _flatten(f"{prefix}.{k}" if prefix else str(k), v, out)
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            _flatten(f"{prefix}.{i}", v, out)
-    else:
-        out[prefix] = value
-
-
-def export_csv(log: TrialLog, out_dir: Path) -> list[Path]:
-    """One CSV per channel (``imu_raw.csv`` for ``/imu/raw``), nested fields flattened to dotted columns."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for topic, messages in log.messages.items():
-        rows = []
-        for t_ns, body in messages:
-            row: dict[str, Any] = {"log_time_ns": t_ns}
-            _flatten("", body, row)
-            rows.append(row)
-        columns: list[str] = []
-        for row in rows:
-            columns.extend(c for c in row if c not in columns)
-        path = out_dir / (topic.strip("/").replace("/", "_") + ".csv")
-        with path.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=columns)
-            writer.writeheader()
-            writer.writerows(rows)
-        written.append(path)
-    return written
 
 
 def catalogue(folder: Path) -> list[dict[str, Any]]:
