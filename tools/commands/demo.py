@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from firmware_bridge.config.paths import default_config
+from tools.commands.run import add_live_option
 from tools.output_dir import fresh_output_dir
 from tools.vocabulary import add_renamed
 
@@ -40,6 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--duration", type=float, default=None, metavar="SECONDS", help="bench seconds (default: the scenario's, 60)"
     )
+    add_live_option(parser)
     parser.set_defaults(func=run_demo)
 
 
@@ -105,6 +107,7 @@ def run_demo(args: argparse.Namespace) -> int:
         subject_config=default_config("subject"),
         out=out / "bench",
         json=out / "bench" / "figures.json",
+        live=args.live,
     )
     status = bench.run(bench_args)
 
