@@ -35,6 +35,7 @@ class ProfileEpisodeTask:
     speed: float
     seed: int
     seconds: float
+    slope_deg: float = 0.0
 
 
 def run_profile_episode(task: ProfileEpisodeTask) -> EpisodeRecord:
@@ -43,13 +44,13 @@ def run_profile_episode(task: ProfileEpisodeTask) -> EpisodeRecord:
     human = cached_policy(task.run_dir, task.checkpoint_hash)
     sim = dataclasses.replace(human.sim_config, exo_driver="policy")  # the candidate drives the exo, not the env
     if task.profile is None:
-        return run_episode(human, sim, task.speed, 0.0, False, task.seed, task.seconds)
+        return run_episode(human, sim, task.speed, task.slope_deg, False, task.seed, task.seconds)
     from firmware_bridge.config import DeviceConfig, load_config
     from firmware_bridge.config.paths import default_config
 
     device = load_config(default_config("device", "hip_exo"), DeviceConfig)
     policy = ProfileAssisted(human, HipProfile(*task.profile), device.command_full_scale_nm_per_kg)
-    return run_episode(policy, sim, task.speed, 0.0, True, task.seed, task.seconds)
+    return run_episode(policy, sim, task.speed, task.slope_deg, True, task.seed, task.seconds)
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ def search(
     out: Path,
     *,
     speed: float,
+    slope_deg: float = 0.0,
     episodes: int = 16,
     seconds: float = 10.0,
     generations: int = 30,
@@ -92,7 +94,7 @@ def search(
 
     def walks(profile: HipProfile | None, desc: str) -> list[EpisodeRecord]:
         params = None if profile is None else tuple(float(v) for v in profile.as_dict().values())
-        tasks = [ProfileEpisodeTask(run_dir_s, checkpoint_hash, params, speed, s, seconds) for s in seeds]
+        tasks = [ProfileEpisodeTask(run_dir_s, checkpoint_hash, params, speed, s, seconds, slope_deg) for s in seeds]
         return executor.map(run_profile_episode, tasks, desc=desc, progress=False, results_dir=out / "episodes")
 
     off = walks(None, "zero torque")
@@ -102,7 +104,7 @@ def search(
         unit_from_profile(start),
         profile_from_unit,
         lambda profiles, desc: [PairedScore.of(off, walks(p, desc)) for p in profiles],
-        lambda profile, score: {"speed_m_s": speed, **profile.as_dict(), **score.__dict__},
+        lambda profile, score: {"speed_m_s": speed, "slope_deg": slope_deg, **profile.as_dict(), **score.__dict__},
         generations=generations,
         population=population,
         sigma=sigma,

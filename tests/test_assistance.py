@@ -115,3 +115,21 @@ def test_an_env_driven_by_a_profile_ignores_the_policys_exo_commands():
             shaped = shape_step(env.shaping, shaper, float(commands[0]), float(commands[1]))
             np.testing.assert_allclose(torque, [shaped.right_nm, shaped.left_nm])
     assert np.abs(info["exo_torque_nm"]).max() > 1.0
+
+
+def test_profile_walks_happen_on_the_slope_asked_for(smoke_run, tmp_path):
+    from teacher.profile_search import ProfileEpisodeTask, run_profile_episode
+    from teacher.training import checkpoint
+
+    digest = checkpoint.CheckpointSummary.read(smoke_run, None).hash
+    params = tuple(float(v) for v in PROFILE.as_dict().values())
+    level, uphill = (
+        run_profile_episode(ProfileEpisodeTask(str(smoke_run), digest, params, 1.25, 1000, 1.5, slope))
+        for slope in (0.0, 8.0)
+    )
+    assert (level.steps, level.positive_power_w_per_kg) != (uphill.steps, uphill.positive_power_w_per_kg)
+    out = tmp_path / "search"
+    args = ["teacher", "tune-profile", str(smoke_run), "--slope", "8", "--episodes", "1", "--duration", "1.5"]
+    assert main([*args, "--population", "2", "--workers", "1", "--generations", "1", "--out", str(out)]) == 0
+    history = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
+    assert {h["slope_deg"] for h in history} == {8.0}

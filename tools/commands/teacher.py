@@ -70,6 +70,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     prof.add_argument("run_dir", type=Path, metavar="CHECKPOINT", help="teacher run directory: the frozen human")
     prof.add_argument("--speed", type=float, default=1.25, help="walking speed, m/s (one profile per condition)")
+    prof.add_argument("--slope", type=float, default=0.0, help="slope in degrees (+ uphill)")
     prof.add_argument("--episodes", type=int, default=16, help="paired seeds per candidate")
     add_duration(prof, 10.0, "episode length")
     prof.add_argument("--generations", type=int, default=30, help="stop after this many (a rerun resumes)")
@@ -284,6 +285,7 @@ def run_tune_profile(args: argparse.Namespace) -> int:
             executor,
             args.out,
             speed=args.speed,
+            slope_deg=args.slope,
             episodes=args.episodes,
             seconds=args.duration,
             generations=args.generations,
@@ -292,7 +294,7 @@ def run_tune_profile(args: argparse.Namespace) -> int:
             on_generation=report,
         )
     print(
-        f"best profile at {args.speed:g} m/s: {score.reduction_pct:+.2f} ± {score.reduction_se_pct:.2f} % → {args.out / 'best.json'}"
+        f"best profile at {args.speed:g} m/s, {args.slope:+g}°: {score.reduction_pct:+.2f} ± {score.reduction_se_pct:.2f} % → {args.out / 'best.json'}"
     )
     return 0
 
