@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema
 import pytest
+from mcap.reader import make_reader
 
 from firmware_bridge.config import DeviceConfig, load_config
 from firmware_bridge.config.paths import default_config
+from firmware_bridge.trial.channels import trial_channels
 from hil.scenario import BenchScenario
 from hil.sources import TrialReplaySource
 from tools.cli import main
@@ -51,6 +54,20 @@ def test_torque_against_gait_phase_has_the_baseline_shape(bench_result):
     flexion_pct = max(range(len(right)), key=lambda k: right[k])
     assert extension_pct < 40 and 44 < flexion_pct < 80  # early stance, and ~50-75 % of the cycle
     assert min(right) < -0.03 and max(right) > 0.03
+
+
+def test_the_benchs_trial_log_validates_against_its_schemas_field_by_field(bench_result):
+    """What Foxglove plots by name: every message of a faulted bench trial (NaN readings, motor faults, every kind
+    of event) validates against its channel's JSON Schema, and every channel has messages."""
+    _, _, figures = bench_result
+    seen = set()
+    with open(figures["trial"], "rb") as f:
+        for schema, channel, message in make_reader(f).iter_messages():
+            document = json.loads(schema.data)
+            jsonschema.validators.validator_for(document)(document).validate(json.loads(message.data))
+            seen.add(channel.topic)
+    device = load_config(default_config("device", "hip_exo"), DeviceConfig)
+    assert seen == set(trial_channels(device.imu_ids()))
 
 
 def test_a_logged_trial_replays_as_a_source(bench_result, device_config: DeviceConfig):
