@@ -34,17 +34,21 @@ def record(cycle: int, frames: int = 1) -> CycleRecord:
 
 
 def test_a_stalled_logger_costs_drops_not_time(tmp_path):
+    """With the logger process stopped, its pipe fills and the loop's writes drop records instead of waiting: a
+    blocking write would wait for the stopped reader for ever. Bounds are loose on purpose (a loaded 2-core machine
+    preempts for milliseconds); the write path's cost is measured in benchmarks/runtime_loop.py."""
     logger = TrialLogger(tmp_path / "t.mcap", {"trial": {"subject_id": "x"}}, {}, 64, 0, IMUS)
     time.sleep(1.0)  # let the child start
     os.kill(logger._process.pid, signal.SIGSTOP)
     try:
-        worst = 0
+        took = []
         for cycle in range(5000):
             start = time.perf_counter_ns()
             logger.cycle(record(cycle))
-            worst = max(worst, time.perf_counter_ns() - start)
+            took.append(time.perf_counter_ns() - start)
         assert logger.drops > 0
-        assert worst < 5_000_000, f"a write took {worst / 1e6:.1f} ms"
+        assert sorted(took)[len(took) // 2] < 500_000, "the median write, pipe full, took more than 0.5 ms"
+        assert max(took) < 50_000_000, f"a write took {max(took) / 1e6:.1f} ms"
     finally:
         os.kill(logger._process.pid, signal.SIGCONT)
     logger.close()
