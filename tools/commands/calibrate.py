@@ -31,7 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=default_config("device", "hip_exo"),
         help="the device: which IMUs there are and their nominal mountings",
     )
-    parser.add_argument("--out", type=Path, default=None, help="write the calibrated subject config here instead")
+    parser.add_argument(
+        "--out", type=Path, default=None, metavar="FILE", help="write the calibrated subject config here instead"
+    )
     parser.set_defaults(func=run)
 
 

@@ -20,8 +20,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export = sub.add_parser(
         "export", help="one table per trial (a row per cycle, named columns with units): CSV and Parquet"
     )
-    export.add_argument("file", type=Path)
-    export.add_argument("--out", type=Path, default=None, metavar="DIR", help="(default: the trial's folder)")
+    export.add_argument("file", type=Path, help="trial log (.mcap)")
+    export.add_argument(
+        "--out", type=Path, default=None, metavar="DIR", help="where the tables go (default: the trial's folder)"
+    )
     export.add_argument(
         "--format", choices=("csv", "parquet", "both"), default="both", help="Parquet needs the 'analysis' extra"
     )
