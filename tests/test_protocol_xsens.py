@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import random
 import struct
 
 from hypothesis import given
 from hypothesis import strategies as st
+from test_protocol_properties import chunked
 
 from firmware_bridge.protocol.messages import ImuSample, ImuStatus
 from firmware_bridge.protocol.xsens_mtdata2 import (
@@ -163,15 +163,6 @@ vec3 = st.tuples(finite32, finite32, finite32)
 samples = st.builds(
     MtData2, vec3, vec3, st.none(), st.none() | st.integers(0, 0xFFFFFFFF), st.none() | st.integers(0, 0xFFFFFFFF)
 )
-
-
-def chunked(data: bytes, rng: random.Random) -> list[bytes]:
-    chunks, i = [], 0
-    while i < len(data):
-        n = rng.randint(1, 60)
-        chunks.append(data[i : i + n])
-        i += n
-    return chunks
 
 
 @given(st.lists(samples, min_size=1, max_size=20), st.integers(0, 0xFFFF), st.randoms(use_true_random=False))
