@@ -21,7 +21,7 @@ import struct
 from dataclasses import dataclass
 
 from firmware_bridge.protocol.decoder import LinkCounters, SequenceTracker
-from firmware_bridge.protocol.frame import Frame
+from firmware_bridge.protocol.frame import Frame, FrameError
 from firmware_bridge.protocol.messages import ImuReading, ImuSample, ImuStatus
 
 PREAMBLE = 0xFA
@@ -83,14 +83,6 @@ class XsensStats(LinkCounters):
         return self.checksum_errors
 
 
-class MessageError(ValueError):
-    """An MTData2 message that passed its checksum but cannot be used; ``kind`` names its counter."""
-
-    def __init__(self, kind: str, message: str):
-        super().__init__(message)
-        self.kind = kind
-
-
 @dataclass(frozen=True, slots=True)
 class MtData2:
     """The fields of one MTData2 message this project uses (None when the MTi was not set to send them)."""
@@ -142,16 +134,16 @@ def encode_mtdata2(sample: MtData2, precision: int = FLOAT32) -> bytes:
 
 
 def parse_mtdata2(data: bytes) -> MtData2:
-    """The packets of an MTData2 data field; raise :class:`MessageError` naming what is wrong."""
+    """The packets of an MTData2 data field; raise :class:`FrameError` naming what is wrong."""
     values: dict[int, tuple[int, bytes]] = {}
     offset = 0
     while offset < len(data):
         if offset + _PACKET_HEADER.size > len(data):
-            raise MessageError("malformed", f"MTData2 packet header cut at byte {offset} of {len(data)}")
+            raise FrameError("malformed", f"MTData2 packet header cut at byte {offset} of {len(data)}")
         data_id, size = _PACKET_HEADER.unpack_from(data, offset)
         offset += _PACKET_HEADER.size
         if offset + size > len(data):
-            raise MessageError("malformed", f"MTData2 packet {data_id:#06x} of {size} bytes runs past the data")
+            raise FrameError("malformed", f"MTData2 packet {data_id:#06x} of {size} bytes runs past the data")
         values[data_id & XDI_TYPE_MASK] = (data_id, bytes(data[offset : offset + size]))
         offset += size
     rate_of_turn = _vector(values, XDI_RATE_OF_TURN, "RateOfTurn")
@@ -167,18 +159,18 @@ def parse_mtdata2(data: bytes) -> MtData2:
 
 def _vector(values: dict[int, tuple[int, bytes]], xdi: int, name: str) -> tuple[float, float, float]:
     if xdi not in values:
-        raise MessageError(
+        raise FrameError(
             "malformed", f"MTData2 without {name} ({xdi:#06x}): enable it in the MTi's output configuration"
         )
     data_id, value = values[xdi]
     vector = VECTOR_FORMATS.get(data_id & PRECISION_MASK)
     if vector is None:
-        raise MessageError(
+        raise FrameError(
             "unsupported_format",
             f"{name} in fixed point ({data_id:#06x}): set it to Float32 or Float64 in the MTi's output configuration",
         )
     if len(value) != vector.size:
-        raise MessageError("malformed", f"{name} packet of {len(value)} bytes, its precision needs {vector.size}")
+        raise FrameError("malformed", f"{name} packet of {len(value)} bytes, its precision needs {vector.size}")
     return vector.unpack(value)
 
 
@@ -187,7 +179,7 @@ def _integer(values: dict[int, tuple[int, bytes]], xdi: int, layout: struct.Stru
         return None
     _, value = values[xdi]
     if len(value) != layout.size:
-        raise MessageError("malformed", f"packet {xdi:#06x} of {len(value)} bytes, expected {layout.size}")
+        raise FrameError("malformed", f"packet {xdi:#06x} of {len(value)} bytes, expected {layout.size}")
     return layout.unpack(value)[0]
 
 
@@ -271,7 +263,7 @@ class MtData2Decoder:
             return None
         try:
             sample = parse_mtdata2(data)
-        except MessageError as exc:
+        except FrameError as exc:
             self._bad(start, end, "malformed" if exc.kind == "malformed" else "unsupported_format", str(exc))
             return None
         self._bad_until = 0  # a good message: whatever follows it is a new stretch of the stream
