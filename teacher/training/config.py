@@ -54,6 +54,17 @@ class AdvanceWhen:
 
 
 @dataclass(frozen=True)
+class FocusConfig:
+    """Draw a stage's conditions where it falls (:mod:`teacher.training.focus`): its speed × slope range in cells,
+    each reset's cell uniformly with probability ``1 − share``, else in proportion to the cells' recent fall rates."""
+
+    speed_cells: int = spec(4, gt=0)
+    slope_cells: int = spec(4, gt=0)
+    share: float = spec(0.5, ge=0.0, le=1.0, doc="share of resets drawn by fall rate (0: uniform)")
+    window: int = spec(30, gt=0, doc="recent episodes per cell that its fall rate is taken over")
+
+
+@dataclass(frozen=True)
 class StageConfig:
     name: str
     sim: str
@@ -64,6 +75,11 @@ class StageConfig:
     )
     exo_action_std_min: float | None = spec(
         None, gt=0.0, doc="PPO: floor on the two exo commands' exploration std in this stage (held each rollout)"
+    )
+    focus: FocusConfig | None = spec(
+        None,
+        doc="draw conditions where the walker falls (absent: uniformly over the ranges; falls per cell are "
+        "logged either way)",
     )
 
 

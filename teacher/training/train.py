@@ -35,8 +35,9 @@ from firmware_bridge.config.paths import REPO_ROOT
 from teacher.config import SimConfig
 from teacher.executor import machine_workers
 from teacher.training import checkpoint
-from teacher.training.config import StageConfig, TeacherConfig
+from teacher.training.config import FocusConfig, StageConfig, TeacherConfig
 from teacher.training.curriculum import Curriculum, EpisodeSummary
+from teacher.training.focus import CellFalls, FocusedConditions
 from teacher.training.grouped_vec_env import GroupedVecEnv
 
 PROGRESS_FIELDS = (
@@ -50,13 +51,24 @@ PROGRESS_FIELDS = (
     "mean_episode_steps",
     "env_steps_per_s",
 )
+CELL_FIELDS = (
+    "step",
+    "stage",
+    "speed_low_m_s",
+    "speed_high_m_s",
+    "slope_low_deg",
+    "slope_high_deg",
+    "episodes",
+    "fall_rate",
+    "draw_share",
+)
 
 
 def make_env(sim_config: SimConfig) -> Callable[[], gym.Env]:
     def thunk() -> gym.Env:
         from teacher.env import HipExoWalkerEnv
 
-        env = HipExoWalkerEnv(sim_config)
+        env = FocusedConditions(HipExoWalkerEnv(sim_config))
         unit = np.ones(env.action_space.shape, dtype=np.float32)
         return gym.wrappers.RescaleAction(env, -unit, unit)
 
@@ -100,11 +112,15 @@ class TeacherTrainer:
         self.curriculum = Curriculum(list(self.config.stages))
         self.total_steps = 0
         self.wall_s = 0.0
+        self.reset_cell_falls()
         if resume:
             state = checkpoint.read_state(self.run_dir)
             self.curriculum.load_state_dict(state["curriculum"])
             self.total_steps = state["total_steps"]
             self.wall_s = state["wall_s"]
+            self.reset_cell_falls()  # the stage's cells
+            if "cell_falls" in state:  # checkpoints from before falls were kept per cell have none
+                self.cell_falls.load_state_dict(state["cell_falls"])
         elif checkpoint.checkpoint_dir(self.run_dir).exists():
             raise FileExistsError(f"{self.run_dir} already has a checkpoint: pass --resume, or choose another run dir")
         self.resume = resume
@@ -260,6 +276,18 @@ class TeacherTrainer:
             not callback.aborted,
         )
 
+    def reset_cell_falls(self) -> None:
+        """Falls per cell of the current stage's range (its ``focus`` cells, or the default ones, to log)."""
+        sim = self.sim_config_for_stage()
+        focus = self.curriculum.current.focus or FocusConfig()
+        self.cell_falls = CellFalls(focus, sim.speed_range_m_s, sim.slope_range_deg)
+
+    def focus(self) -> tuple[list | None, list | None]:
+        """What the envs draw conditions from until the next rollout: cells and probabilities, or uniform."""
+        if self.curriculum.current.focus is None:
+            return None, None
+        return self.cell_falls.cells, self.cell_falls.probabilities().tolist()
+
     def state(self) -> dict:
         return {
             "total_steps": self.total_steps,
@@ -267,6 +295,7 @@ class TeacherTrainer:
             "algorithm": self.config.algorithm,
             "config": str(self.config_path),
             "curriculum": self.curriculum.state_dict(),
+            "cell_falls": self.cell_falls.state_dict(),
             "init_from": self._init_from,
             "sim_configs": {
                 s.name: dataclasses.asdict(c) for s, c in zip(self.config.stages, self.sim_configs, strict=True)
@@ -372,6 +401,7 @@ class _TrainingCallback(BaseCallback):
                 n = self.length[i]
                 fell = not info.get("TimeLimit.truncated", False)
                 self.finished_episodes.append((fell, float(self.metabolic_sum[i] / n)))
+                self.trainer.cell_falls.record(info["speed_m_s"], info["slope_deg"], fell)
                 self.trainer.curriculum.record(
                     EpisodeSummary(
                         fell=fell,
@@ -410,10 +440,12 @@ class _TrainingCallback(BaseCallback):
         curriculum = trainer.curriculum
         if curriculum.ready_to_advance(trainer.total_steps):
             curriculum.advance(trainer.total_steps, trainer.wall_s)
+            trainer.reset_cell_falls()
             self.normaliser.env_method("set_sim_config", trainer.sim_config_for_stage())
             self.bar.set_description(f"teacher [{curriculum.current.name}]")
             self._checkpoint()
         floor_exo_std(self.model, curriculum.current.exo_action_std_min)
+        self.normaliser.env_method("set_focus", *trainer.focus())
         stats = curriculum.stats()
         if stats is not None:
             self.bar.set_postfix(fall=f"{stats.fall_rate:.2f}", track=f"{stats.joint_tracking:.2f}", refresh=False)
@@ -444,6 +476,7 @@ class _TrainingCallback(BaseCallback):
             shutil.rmtree(kept, ignore_errors=True)
             shutil.copytree(saved, kept)
         self.last_checkpoint = trainer.total_steps
+        self._log_cells()
         stats = trainer.curriculum.stats()
         path = trainer.run_dir / "progress.csv"
         new = not path.exists()
@@ -466,6 +499,24 @@ class _TrainingCallback(BaseCallback):
                     round(self.sitting_steps / elapsed, 1) if elapsed > 0 else "",
                 ]
             )
+
+    def _log_cells(self) -> None:
+        """``cells.csv``: each cell's recent falls at this checkpoint, and the share of resets drawn from it."""
+        trainer, falls = self.trainer, self.trainer.cell_falls
+        path = trainer.run_dir / "cells.csv"
+        new = not path.exists()
+        draws = falls.probabilities() if trainer.curriculum.current.focus else np.full(len(falls.cells), np.nan)
+        with path.open("a", newline="") as f:
+            writer = csv.writer(f)
+            if new:
+                writer.writerow(CELL_FIELDS)
+            for ((v0, v1), (s0, s1)), n, rate, draw in zip(
+                falls.cells, falls.episodes(), falls.fall_rates(), draws, strict=True
+            ):
+                writer.writerow(
+                    [trainer.total_steps, trainer.curriculum.current.name, v0, v1, s0, s1, n]
+                    + [f"{rate:.3f}" if n else "", f"{draw:.4f}" if np.isfinite(draw) else ""]
+                )
 
     def close(self) -> None:
         self.bar.close()
