@@ -26,14 +26,18 @@ def headline(figures: dict) -> dict:
 
 def summary(figures: dict) -> dict:
     """The machine-readable headline (``eval/summary.json``): held-out tracking, closed-loop retention at the seen
-    condition (the middle speed, level: 1.25 m/s), and the left/right agreement of the torque over each side's own gait cycle on the real recording."""
+    conditions (the middle seen speed: ``retained_pct`` at the middle seen slope, level for the shipped configs, and
+    per seen slope), and the left/right agreement of the torque over each side's own gait cycle on the real
+    recording."""
     top = headline(figures) if any(c["held_out"] for c in figures["conditions"]) else {}
     recordings = figures.get("recordings", [])
-    seen = next((c for c in figures["conditions"] if not c["held_out"]), None)
+    seen = sorted((c for c in figures["conditions"] if not c["held_out"]), key=lambda c: c["slope_deg"])
+    middle = seen[len(seen) // 2] if seen else None
     return {
         "held_out_r": round(top.get("r", float("nan")), 5),
         "held_out_rmse_nm_kg": round(top.get("rmse_nm_per_kg", float("nan")), 5),
-        "retained_pct": round(seen["closed_loop"]["retained_pct"], 3) if seen else float("nan"),
+        "retained_pct": round(middle["closed_loop"]["retained_pct"], 3) if middle else float("nan"),
+        "retained_pct_by_slope": {f"{c['slope_deg']:+g}": round(c["closed_loop"]["retained_pct"], 3) for c in seen},
         "real_imu_lr_r": round(recordings[0]["left_right_r"], 5) if recordings else float("nan"),
     }
 

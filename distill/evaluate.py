@@ -94,8 +94,10 @@ def compare(episode: Episode, student: np.ndarray, teacher: np.ndarray, rate_hz:
 
 
 def conditions(config: DistillConfig) -> list[tuple[float, float, bool]]:
-    """(speed, slope, held out): one seen condition, then every held-out speed and slope combination."""
-    seen = [(config.speeds_m_s[len(config.speeds_m_s) // 2], config.slopes_deg[len(config.slopes_deg) // 2], False)]
+    """(speed, slope, held out): every seen slope at the middle seen speed (the closed loop's retention on each
+    slope the student learnt, uphill included), then every held-out speed and slope combination."""
+    middle_speed = config.speeds_m_s[len(config.speeds_m_s) // 2]
+    seen = [(middle_speed, slope, False) for slope in sorted(config.slopes_deg)]
     held = {(s, config.slopes_deg[len(config.slopes_deg) // 2]) for s in config.held_out_speeds_m_s}
     held |= {(config.speeds_m_s[len(config.speeds_m_s) // 2], sl) for sl in config.held_out_slopes_deg}
     held |= {(s, sl) for s in config.held_out_speeds_m_s for sl in config.held_out_slopes_deg}

@@ -46,14 +46,24 @@ def test_smoke_distillation_writes_data_and_a_bundle_the_runtime_accepts(
     assert main(["bundle", "verify", str(out / "bundle"), "--allow-unsigned"]) == 0  # signing: test_signing.py
     assert '"format": "hipexo-bundle"' in capsys.readouterr().out
     figures = json.loads((out / "eval" / "eval.json").read_text())
-    assert [c["held_out"] for c in figures["conditions"]][:2] == [False, True]
+    # each seen slope at the middle seen speed (the closed loop on every slope it learnt), then the held-out ones
+    seen = [(c["speed_m_s"], c["slope_deg"]) for c in figures["conditions"] if not c["held_out"]]
+    assert seen == [(1.25, 0.0), (1.25, 5.0)] and figures["conditions"][2]["held_out"]
     assert all(np.isfinite(c["rmse_nm_per_kg"]) for c in figures["conditions"])
     assert [d for d, _ in figures["robustness"]["mounting"]] == [0.0, 5.0, 10.0, 20.0]
     (recording,) = figures["recordings"]
     assert recording["max_abs_torque_nm"] <= recording["torque_limit_nm"] and recording["stride_hz"] > 0.5
     assert len(recording["profile_left_nm_per_kg"]) == 101 and -1.0 <= recording["left_right_r"] <= 1.0
     summary = json.loads((out / "eval" / "summary.json").read_text())
-    assert set(summary) == {"held_out_r", "held_out_rmse_nm_kg", "retained_pct", "real_imu_lr_r"}
+    assert set(summary) == {
+        "held_out_r",
+        "held_out_rmse_nm_kg",
+        "retained_pct",
+        "retained_pct_by_slope",
+        "real_imu_lr_r",
+    }
+    assert list(summary["retained_pct_by_slope"]) == ["+0", "+5"]
+    np.testing.assert_equal(summary["retained_pct"], summary["retained_pct_by_slope"]["+5"])  # the middle of 0, 5
     assert summary["real_imu_lr_r"] == pytest.approx(recording["left_right_r"], abs=1e-5)
     assert summary["held_out_r"] == pytest.approx(
         np.nanmean([c["r"] for c in figures["conditions"] if c["held_out"]]), abs=1e-5
