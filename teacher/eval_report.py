@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from teacher.evaluation import CHANNELS, JOINT_NAMES, GridResult, summary
+from teacher.evaluation import CHANNELS, JOINT_NAMES, GridResult, lift_j_per_kg_m, summary
 from teacher.sim.reference import ReferenceGait
 from teacher.standing import StandingResult
 
@@ -368,11 +368,14 @@ def _slope_section(grid: GridResult) -> list[str]:
         "",
         "Cells by slope. Falls are episodes out of each side's total; probe mean ± SE over the episodes that did not "
         "fall; reduction per-seed paired, mean ± SE; speed error the mean |mean speed − commanded|; peak extension "
-        "the exo's right-side extension peak, exo on. A cell with no pairs (every walk fell) shows –.",
+        "the exo's right-side extension peak, exo on; net work the muscles' net mechanical work at the leg joints per "
+        "metre walked, exo at zero torque, beside the lift the slope asks (g·sin slope): on level ground the net "
+        "work is what the gait loses elsewhere (contacts, joint limits), so uphill it should rise by the lift. "
+        "A cell with no pairs (every walk fell) shows –.",
         "",
         "| slope ° | speed m/s | pairs | falls off/on | probe off W/kg | probe on W/kg | reduction % | "
-        "speed error off/on m/s | peak extension N·m/kg |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "speed error off/on m/s | peak extension N·m/kg | net work off J/kg/m (lift) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s, sl in sorted(_cells(grid), key=lambda c: (c[1], c[0])):
         p, off, on = grid.pairing(s, sl), grid.condition(s, sl, False), grid.condition(s, sl, True)
@@ -382,7 +385,8 @@ def _slope_section(grid: GridResult) -> list[str]:
         lines.append(
             f"| {sl:+g} | {s:g} | {pairs} | {falls} | "
             f"{_probe(off)} | {_probe(on)} | {reduction} | "
-            f"{_fmt(_attr(off, 'speed_error_m_s'), 3)}/{_fmt(_attr(on, 'speed_error_m_s'), 3)} | {_fmt(_peak(on), 3)} |"
+            f"{_fmt(_attr(off, 'speed_error_m_s'), 3)}/{_fmt(_attr(on, 'speed_error_m_s'), 3)} | {_fmt(_peak(on), 3)} | "
+            f"{_fmt(_attr(off, 'net_work_j_per_kg_m'), 2)} ({lift_j_per_kg_m(sl):+.2f}) |"
         )
     lines += ["", "Plots per slope:", ""] + [f"- `{name}`: {text}" for name, text in SLOPE_PLOTS.items()]
     return lines

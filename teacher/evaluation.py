@@ -85,6 +85,10 @@ class EpisodeRecord:
     """Heel strikes detected (right, left)."""
     cycles: dict[str, np.ndarray]
     """Per side, (whole strides, 101, ``CHANNELS``)."""
+    net_work_j_per_kg_m: float = float("nan")
+    """Net mechanical work of the muscles at the six leg joints per metre walked, over the right leg's whole
+    strides (NaN without any; episodes cached before it was kept read NaN). On a slope, lifting the body asks
+    g·sin(slope) of it; on level ground it is what the gait loses elsewhere (contacts, joint limits)."""
 
 
 def run_episode(teacher, sim_config, speed: float, slope: float, exo: bool, seed: int, seconds: float) -> EpisodeRecord:
@@ -95,7 +99,7 @@ def run_episode(teacher, sim_config, speed: float, slope: float, exo: bool, seed
     env = HipExoWalkerEnv(config)
     mass = env.backend.body_mass_kg
     obs, _ = env.reset(seed=seed, options={"speed_m_s": speed, "slope_deg": slope, "phase": 0.0})
-    channels, heels, velocity, metabolic, activation, power = [], [], [], [], [], []
+    channels, heels, velocity, metabolic, activation, power, net_power = [], [], [], [], [], [], []
     fell = False
     while True:
         obs, _, terminated, truncated, info = env.step(teacher.act(obs))
@@ -107,7 +111,9 @@ def run_episode(teacher, sim_config, speed: float, slope: float, exo: bool, seed
         heels.append(body.contact_forces[[0, 2]])
         muscle_moments = body.joint_moments_nm.reshape(2, 3).copy()
         muscle_moments[:, 0] -= env._applied_torque_nm  # the exo's share of the hip moment is not muscle work
-        power.append(np.maximum(muscle_moments.reshape(-1) * body.joint_velocities[1:7], 0.0).sum() / mass)
+        joint_power = muscle_moments.reshape(-1) * body.joint_velocities[1:7] / mass
+        power.append(np.maximum(joint_power, 0.0).sum())
+        net_power.append(joint_power.sum())
         velocity.append(info["forward_velocity_m_s"])
         metabolic.append(info["metabolic_w_per_kg"])
         activation.append(float(env._muscles.activation.mean()))
@@ -134,6 +140,7 @@ def run_episode(teacher, sim_config, speed: float, slope: float, exo: bool, seed
         positive_power_w_per_kg=over_strides(power),
         strikes=(len(strikes[0]), len(strikes[1])),
         cycles={side: time_normalise(data[:, s], strides[s]) for s, side in enumerate(SIDES)},
+        net_work_j_per_kg_m=over_strides(net_power) / over_strides(velocity) if strides[0] else float("nan"),
     )
 
 
@@ -169,6 +176,8 @@ class ConditionResult:
     strikes_per_stride: float
     """Right heel strikes detected after each episode's first, per whole stride: 1 when every strike ends a whole
     stride, 2 when the heel's bounce is taken for a strike."""
+    net_work_j_per_kg_m: float = float("nan")
+    """Mean over the episodes that did not fall (:attr:`EpisodeRecord.net_work_j_per_kg_m`)."""
     angle_r: dict[str, float] = field(default_factory=dict)
     """Per side and joint (``right_hip``, …): Pearson r of the mean stride against Fukuchi at this speed."""
     angle_rmse_deg: dict[str, float] = field(default_factory=dict)
@@ -217,6 +226,7 @@ def summarise(
         positive_power_w_per_kg=_mean_se([e.positive_power_w_per_kg for e in standing])[0],
         strides=strides,
         strikes_per_stride=sum(e.strikes[0] - 1 for e in episodes) / strides if strides else float("nan"),
+        net_work_j_per_kg_m=_mean_se([e.net_work_j_per_kg_m for e in standing])[0],
     )
     ref = reference.curves(speed)
     for side in SIDES:
@@ -349,6 +359,11 @@ def evaluate(
     return grid
 
 
+def lift_j_per_kg_m(slope_deg: float) -> float:
+    """Work per kg per metre walked that raising the body up ``slope_deg`` asks (g·sin(slope); negative downhill)."""
+    return 9.81 * float(np.sin(np.radians(slope_deg)))
+
+
 def _missing_condition(speed: float, slope: float, exo: bool) -> ConditionResult:
     """A condition the grid lacks, every figure NaN, so that ``summary`` still writes the cell's full row."""
     nan = float("nan")
@@ -384,6 +399,8 @@ def summary(grid: GridResult, steps: int) -> dict:
             "positive_power_reduction_pct": p.positive_power_reduction_pct,
             "speed_error_off_m_s": off.speed_error_m_s,
             "speed_error_on_m_s": on.speed_error_m_s,
+            "net_work_off_j_kg_m": off.net_work_j_per_kg_m,
+            "lift_j_kg_m": lift_j_per_kg_m(p.slope_deg),
         }
         for side, suffix in (("right", ""), ("left", "_left")):
             peaks = on.exo_peaks

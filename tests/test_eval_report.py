@@ -61,6 +61,7 @@ def condition(speed, slope, exo, *, probe=5.0, falls=0.0, speed_err=0.03, peak=0
         positive_power_w_per_kg=1.0 if walked else NAN,
         strides=100 if walked else 0,
         strikes_per_stride=1.0 if walked else NAN,
+        net_work_j_per_kg_m=0.8 + 0.5 * slope / 10 if walked else NAN,
         angle_r=dict(joints) if walked else {},
         angle_rmse_deg=dict.fromkeys(joints, 4.0) if walked else {},
         moment_r=dict(joints) if walked else {},
@@ -305,7 +306,11 @@ def test_the_slope_report_writes_its_plots_and_a_table_by_slope(tmp_path):
     table = [line for line in section.splitlines() if line.startswith("| ") and line[2] in "+-"]
     assert len(table) == len(SPEEDS) * len(SLOPES)
     assert [float(line.split(" | ")[0][2:]) for line in table] == sorted(s for s in SLOPES for _ in SPEEDS)
-    assert "| +10 | 1.25 | 16/16 | 0/0 | 10.00 ± 0.10 | 9.00 ± 0.10 | 10.0 ± 0.8 | 0.030/0.030 | 0.200 |" in table
+    assert (
+        "| +10 | 1.25 | 16/16 | 0/0 | 10.00 ± 0.10 | 9.00 ± 0.10 | 10.0 ± 0.8 | 0.030/0.030 | 0.200 | 1.30 (+1.70) |"
+        in table
+    )
+    assert "| -10 | 0.8 | 0/16 | 16/16 | – | – | – | 0.400/0.400 | – | – (-1.70) |" in table
 
 
 def test_the_summary_carries_every_cell_with_the_level_keys():
@@ -324,10 +329,15 @@ def test_the_summary_carries_every_cell_with_the_level_keys():
         "speed_error_off_m_s",
         "speed_error_on_m_s",
         "exo_ext_peak_nm_kg",
+        "net_work_off_j_kg_m",
+        "lift_j_kg_m",
     } <= keys
     uphill = next(r for r in rows if (r["speed_m_s"], r["slope_deg"]) == (1.25, 10.0))
     assert uphill["metabolic_off_w_kg"] == 10.0 and uphill["exo_ext_peak_nm_kg"] == 0.2
     assert uphill["speed_error_on_m_s"] == 0.03 and uphill["falls_off"] == 0.0
+    assert uphill["net_work_off_j_kg_m"] == 1.3 and uphill["lift_j_kg_m"] == pytest.approx(
+        9.81 * np.sin(np.radians(10)), abs=1e-5
+    )
     # a cell with a pairing but no conditions still gets its full row
     partial = GridResult([c for c in grid.conditions if c.slope_deg != -5.0], grid.paired)
     assert all(set(r) == keys for r in summary(partial, 1000)["conditions"])

@@ -73,6 +73,19 @@ def test_strides_of_a_real_walk_are_whole_strides(shipped_walk):
     assert hip[0] > 15.0 and hip[50:65].min() < 0.0
 
 
+def test_the_muscles_net_work_is_positive_on_level_ground_and_rises_uphill(shipped_walk):
+    """Net work per metre: positive on level ground (the gait loses energy at contacts and joint limits), less
+    than the positive work, and higher on an incline, where lifting the body asks g·sin(slope) more of it."""
+    from teacher.policy import TeacherPolicy
+
+    _, level = shipped_walk
+    assert 0.0 < level.net_work_j_per_kg_m < level.positive_power_w_per_kg / 1.25
+    slopes = TeacherPolicy("models/teacher/slopes")
+    flat, uphill = (run_episode(slopes, slopes.sim_config, 1.0, slope, False, 1000, 6.0) for slope in (0.0, 5.0))
+    assert not (flat.fell or uphill.fell)
+    assert uphill.net_work_j_per_kg_m > flat.net_work_j_per_kg_m + 0.1
+
+
 def _record(seed: int, metabolic: float, fell: bool = False, cycle: np.ndarray | None = None) -> EpisodeRecord:
     cycles = np.stack([cycle, cycle]) if cycle is not None else np.zeros((0, 101, len(CHANNELS)))
     return EpisodeRecord(seed, 500, fell, 0.02, metabolic, 0.2, 3.0, (3, 3), {"right": cycles, "left": cycles})
