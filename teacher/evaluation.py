@@ -327,16 +327,18 @@ def evaluate(
     seconds: float = 10.0,
     progress: bool = True,
     results_dir: Path | None = None,
+    first_seed: int = 0,
 ) -> GridResult:
     """The grid as one task per (condition, exo, episode), so workers share it evenly; summarised here.
 
-    Condition ``i`` (speeds × slopes) walks seeds ``1000 i + k`` exo off and on alike. With ``results_dir``
+    Condition ``i`` (speeds × slopes) walks seeds ``1000 i + first_seed + k`` exo off and on alike: a checkpoint
+    chosen on one set of seeds is reported on another. With ``results_dir``
     finished episodes are kept there and a rerun of the same checkpoint's grid resumes.
     """
     run_dir = str(teacher.run_dir.resolve())  # cluster workers do not share our working directory
     conditions = [(s, sl) for s in speeds for sl in slopes]
     tasks = [
-        EpisodeTask(run_dir, teacher.hash, s, sl, exo, 1000 * i + k, seconds)
+        EpisodeTask(run_dir, teacher.hash, s, sl, exo, 1000 * i + first_seed + k, seconds)
         for i, (s, sl) in enumerate(conditions)
         for exo in (False, True)
         for k in range(episodes)

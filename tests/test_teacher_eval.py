@@ -13,6 +13,7 @@ from teacher.evaluation import (
     HEEL_STRIKE_BW,
     EpisodeRecord,
     GridResult,
+    evaluate,
     heel_strikes,
     pair,
     run_episode,
@@ -189,3 +190,28 @@ def test_the_eval_driver_names_the_teacher_without_loading_torch():
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["1613824", "adapt", "64", "False"]  # the shipped teacher: 1.61M steps of its stage adapt
+
+
+def test_first_seed_moves_every_conditions_seeds_so_selection_and_report_use_different_walks():
+    from teacher.executor import make_executor
+    from teacher.training.checkpoint import CheckpointSummary
+
+    class Recording:
+        """The real local executor, keeping the tasks it was given."""
+
+        def __init__(self, inner):
+            self.inner, self.tasks = inner, []
+
+        def map(self, fn, tasks, **kwargs):
+            self.tasks += tasks
+            return self.inner.map(fn, tasks, **kwargs)
+
+    teacher = CheckpointSummary.read("models/teacher/default")
+    with make_executor(workers=1) as executor:
+        recording = Recording(executor)
+        grid = evaluate(
+            teacher, recording, (1.25,), (0.0, 5.0), episodes=2, seconds=0.3, progress=False, first_seed=500
+        )
+    assert sorted({(t.slope, t.seed) for t in recording.tasks}) == [(0.0, 500), (0.0, 501), (5.0, 1500), (5.0, 1501)]
+    assert {t.seed for t in recording.tasks if t.exo} == {t.seed for t in recording.tasks if not t.exo}  # paired
+    assert [p.episodes for p in grid.paired] == [2, 2]

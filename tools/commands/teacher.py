@@ -31,6 +31,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--speeds", type=float, nargs="+", default=None, help="default 0.8 1.0 1.25 1.5")
     ev.add_argument("--slopes", type=float, nargs="+", default=None, help="default -10 -5 0 5 10")
     ev.add_argument("--episodes", type=int, default=16, help="seeds per condition, each walked exo off and on")
+    ev.add_argument(
+        "--first-seed",
+        type=int,
+        default=0,
+        help="condition i walks seeds 1000 i + FIRST_SEED + k: choose among checkpoints on seeds other than those reported",
+    )
     add_duration(ev, 10.0, "episode length")
     parallel.add_options(ev)
     ev.add_argument("--out", type=Path, default=None, help="report folder (default: CHECKPOINT/eval)")
@@ -179,6 +185,7 @@ def run_eval(args: argparse.Namespace) -> int:
             slopes=tuple(args.slopes or evaluation.SLOPES),
             episodes=args.episodes,
             seconds=args.duration,
+            first_seed=args.first_seed,
             results_dir=finished,
         )
     meta = {
@@ -188,6 +195,7 @@ def run_eval(args: argparse.Namespace) -> int:
         "stage": teacher.stage,
         "hash": teacher.hash,
         "episodes": args.episodes,
+        "first_seed": args.first_seed,
         "seconds": args.duration,
         "command": "hipexo " + shlex.join(sys.argv[1:]),
     }
