@@ -149,6 +149,13 @@ def _attr(obj, name: str) -> float:
     return float("nan") if obj is None else float(getattr(obj, name))
 
 
+def _fibre(condition) -> str:
+    if condition is None or not np.isfinite(condition.fibre_work_w_per_kg[0]):
+        return "–"
+    positive, negative = condition.fibre_work_w_per_kg
+    return f"{positive:.2f} / {negative:.2f}"
+
+
 def _peak(condition) -> float:
     return float("nan") if condition is None else condition.exo_peaks.get("right_extension_nm_per_kg", float("nan"))
 
@@ -370,12 +377,13 @@ def _slope_section(grid: GridResult) -> list[str]:
         "fall; reduction per-seed paired, mean ± SE; speed error the mean |mean speed − commanded|; peak extension "
         "the exo's right-side extension peak, exo on; net work the muscles' net mechanical work at the leg joints per "
         "metre walked, exo at zero torque, beside the lift the slope asks (g·sin slope): on level ground the net "
-        "work is what the gait loses elsewhere (contacts, joint limits), so uphill it should rise by the lift. "
-        "A cell with no pairs (every walk fell) shows –.",
+        "work is what the gait loses elsewhere (contacts, joint limits), so uphill it should rise by the lift; fibre "
+        "work the muscle fibres' shortening / lengthening work rates, exo at zero torque (the probe charges the first "
+        "and credits none of the second). A cell with no pairs (every walk fell) shows –.",
         "",
         "| slope ° | speed m/s | pairs | falls off/on | probe off W/kg | probe on W/kg | reduction % | "
-        "speed error off/on m/s | peak extension N·m/kg | net work off J/kg/m (lift) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "speed error off/on m/s | peak extension N·m/kg | net work off J/kg/m (lift) | fibre work off +/− W/kg |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s, sl in sorted(_cells(grid), key=lambda c: (c[1], c[0])):
         p, off, on = grid.pairing(s, sl), grid.condition(s, sl, False), grid.condition(s, sl, True)
@@ -386,7 +394,7 @@ def _slope_section(grid: GridResult) -> list[str]:
             f"| {sl:+g} | {s:g} | {pairs} | {falls} | "
             f"{_probe(off)} | {_probe(on)} | {reduction} | "
             f"{_fmt(_attr(off, 'speed_error_m_s'), 3)}/{_fmt(_attr(on, 'speed_error_m_s'), 3)} | {_fmt(_peak(on), 3)} | "
-            f"{_fmt(_attr(off, 'net_work_j_per_kg_m'), 2)} ({lift_j_per_kg_m(sl):+.2f}) |"
+            f"{_fmt(_attr(off, 'net_work_j_per_kg_m'), 2)} ({lift_j_per_kg_m(sl):+.2f}) | {_fibre(off)} |"
         )
     lines += ["", "Plots per slope:", ""] + [f"- `{name}`: {text}" for name, text in SLOPE_PLOTS.items()]
     return lines

@@ -24,6 +24,7 @@ import numpy as np
 
 from teacher.config import RootSupportConfig
 from teacher.executor import Executor
+from teacher.sim.metabolics import fibre_work_w
 from teacher.sim.reference import MODEL_ANGLE_SIGN, MODEL_MOMENT_SIGN, SAMPLES, ReferenceGait
 
 if TYPE_CHECKING:
@@ -89,6 +90,9 @@ class EpisodeRecord:
     """Net mechanical work of the muscles at the six leg joints per metre walked, over the right leg's whole
     strides (NaN without any; episodes cached before it was kept read NaN). On a slope, lifting the body asks
     g·sin(slope) of it; on level ground it is what the gait loses elsewhere (contacts, joint limits)."""
+    fibre_work_w_per_kg: tuple[float, float] = (float("nan"), float("nan"))
+    """Muscle fibres' shortening (positive) and lengthening (negative) work rates over the right leg's whole strides,
+    per kg of body mass (:func:`teacher.sim.metabolics.fibre_work_w`)."""
 
 
 def run_episode(teacher, sim_config, speed: float, slope: float, exo: bool, seed: int, seconds: float) -> EpisodeRecord:
@@ -100,6 +104,7 @@ def run_episode(teacher, sim_config, speed: float, slope: float, exo: bool, seed
     mass = env.backend.body_mass_kg
     obs, _ = env.reset(seed=seed, options={"speed_m_s": speed, "slope_deg": slope, "phase": 0.0})
     channels, heels, velocity, metabolic, activation, power, net_power = [], [], [], [], [], [], []
+    shortening, lengthening = [], []
     fell = False
     while True:
         obs, _, terminated, truncated, info = env.step(teacher.act(obs))
@@ -114,6 +119,9 @@ def run_episode(teacher, sim_config, speed: float, slope: float, exo: bool, seed
         joint_power = muscle_moments.reshape(-1) * body.joint_velocities[1:7] / mass
         power.append(np.maximum(joint_power, 0.0).sum())
         net_power.append(joint_power.sum())
+        positive, negative = fibre_work_w(env._muscles)
+        shortening.append(positive / mass)
+        lengthening.append(negative / mass)
         velocity.append(info["forward_velocity_m_s"])
         metabolic.append(info["metabolic_w_per_kg"])
         activation.append(float(env._muscles.activation.mean()))
@@ -141,6 +149,7 @@ def run_episode(teacher, sim_config, speed: float, slope: float, exo: bool, seed
         strikes=(len(strikes[0]), len(strikes[1])),
         cycles={side: time_normalise(data[:, s], strides[s]) for s, side in enumerate(SIDES)},
         net_work_j_per_kg_m=over_strides(net_power) / over_strides(velocity) if strides[0] else float("nan"),
+        fibre_work_w_per_kg=(over_strides(shortening), over_strides(lengthening)),
     )
 
 
@@ -178,6 +187,8 @@ class ConditionResult:
     stride, 2 when the heel's bounce is taken for a strike."""
     net_work_j_per_kg_m: float = float("nan")
     """Mean over the episodes that did not fall (:attr:`EpisodeRecord.net_work_j_per_kg_m`)."""
+    fibre_work_w_per_kg: tuple[float, float] = (float("nan"), float("nan"))
+    """Means over the episodes that did not fall (:attr:`EpisodeRecord.fibre_work_w_per_kg`)."""
     angle_r: dict[str, float] = field(default_factory=dict)
     """Per side and joint (``right_hip``, …): Pearson r of the mean stride against Fukuchi at this speed."""
     angle_rmse_deg: dict[str, float] = field(default_factory=dict)
@@ -227,6 +238,7 @@ def summarise(
         strides=strides,
         strikes_per_stride=sum(e.strikes[0] - 1 for e in episodes) / strides if strides else float("nan"),
         net_work_j_per_kg_m=_mean_se([e.net_work_j_per_kg_m for e in standing])[0],
+        fibre_work_w_per_kg=tuple(_mean_se([e.fibre_work_w_per_kg[k] for e in standing])[0] for k in range(2)),
     )
     ref = reference.curves(speed)
     for side in SIDES:
@@ -403,6 +415,8 @@ def summary(grid: GridResult, steps: int) -> dict:
             "speed_error_on_m_s": on.speed_error_m_s,
             "net_work_off_j_kg_m": off.net_work_j_per_kg_m,
             "lift_j_kg_m": lift_j_per_kg_m(p.slope_deg),
+            "fibre_positive_work_off_w_kg": off.fibre_work_w_per_kg[0],
+            "fibre_negative_work_off_w_kg": off.fibre_work_w_per_kg[1],
         }
         for side, suffix in (("right", ""), ("left", "_left")):
             peaks = on.exo_peaks

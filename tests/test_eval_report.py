@@ -62,6 +62,7 @@ def condition(speed, slope, exo, *, probe=5.0, falls=0.0, speed_err=0.03, peak=0
         strides=100 if walked else 0,
         strikes_per_stride=1.0 if walked else NAN,
         net_work_j_per_kg_m=0.8 + 0.5 * slope / 10 if walked else NAN,
+        fibre_work_w_per_kg=(4.5, -3.5) if walked else (NAN, NAN),
         angle_r=dict(joints) if walked else {},
         angle_rmse_deg=dict.fromkeys(joints, 4.0) if walked else {},
         moment_r=dict(joints) if walked else {},
@@ -307,10 +308,10 @@ def test_the_slope_report_writes_its_plots_and_a_table_by_slope(tmp_path):
     assert len(table) == len(SPEEDS) * len(SLOPES)
     assert [float(line.split(" | ")[0][2:]) for line in table] == sorted(s for s in SLOPES for _ in SPEEDS)
     assert (
-        "| +10 | 1.25 | 16/16 | 0/0 | 10.00 ± 0.10 | 9.00 ± 0.10 | 10.0 ± 0.8 | 0.030/0.030 | 0.200 | 1.30 (+1.70) |"
+        "| +10 | 1.25 | 16/16 | 0/0 | 10.00 ± 0.10 | 9.00 ± 0.10 | 10.0 ± 0.8 | 0.030/0.030 | 0.200 | 1.30 (+1.70) | 4.50 / -3.50 |"
         in table
     )
-    assert "| -10 | 0.8 | 0/16 | 16/16 | – | – | – | 0.400/0.400 | – | – (-1.70) |" in table
+    assert "| -10 | 0.8 | 0/16 | 16/16 | – | – | – | 0.400/0.400 | – | – (-1.70) | – |" in table
 
 
 def test_the_summary_carries_every_cell_with_the_level_keys():
@@ -331,6 +332,8 @@ def test_the_summary_carries_every_cell_with_the_level_keys():
         "exo_ext_peak_nm_kg",
         "net_work_off_j_kg_m",
         "lift_j_kg_m",
+        "fibre_positive_work_off_w_kg",
+        "fibre_negative_work_off_w_kg",
     } <= keys
     uphill = next(r for r in rows if (r["speed_m_s"], r["slope_deg"]) == (1.25, 10.0))
     assert uphill["metabolic_off_w_kg"] == 10.0 and uphill["exo_ext_peak_nm_kg"] == 0.2

@@ -81,6 +81,11 @@ def test_the_muscles_net_work_is_positive_on_level_ground_and_rises_uphill(shipp
 
     _, level = shipped_walk
     assert 0.0 < level.net_work_j_per_kg_m < level.positive_power_w_per_kg / 1.25
+    # over whole strides the fibres' net work is what the muscles put in at the joints (tendons return what they
+    # store): fibre shortening + lengthening work ≈ net joint work per metre × speed
+    shortening, lengthening = level.fibre_work_w_per_kg
+    assert shortening > 1.0 and lengthening < -1.0
+    assert shortening + lengthening == pytest.approx(level.net_work_j_per_kg_m * 1.25, abs=0.3)
     slopes = TeacherPolicy("models/teacher/slopes")
     flat, uphill = (run_episode(slopes, slopes.sim_config, 1.0, slope, False, 1000, 6.0) for slope in (0.0, 5.0))
     assert not (flat.fell or uphill.fell)

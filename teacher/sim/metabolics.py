@@ -76,6 +76,15 @@ class MetabolicRate:
     mechanical_w_per_kg: np.ndarray
 
 
+def fibre_work_w(state: MuscleEnergyState) -> tuple[float, float]:
+    """Mechanical power of the muscle fibres' active force, summed over muscles (W): shortening (≥ 0, what the probe
+    charges as work) and lengthening (≤ 0, absorbed; the probe credits none of it back). Their sum is the net
+    work the muscles put into the body; a gait whose muscles work against each other has both large."""
+    force = np.maximum(state.active_force_n, 0.0)
+    velocity = np.asarray(state.fiber_velocity_m_s)
+    return float(np.sum(force * np.maximum(-velocity, 0.0))), float(-np.sum(force * np.maximum(velocity, 0.0)))
+
+
 def metabolic_rate(params: MetabolicParams, state: MuscleEnergyState) -> MetabolicRate:
     am, sl, work, per_muscle = _muscle_rates(
         state.excitation,
