@@ -39,6 +39,20 @@ def unit_from_profile(profile: HipProfile) -> np.ndarray:
     return np.array(unit)
 
 
+def profile_at(profiles: dict[float, HipProfile], slope_deg: float) -> HipProfile:
+    """The profile for ``slope_deg`` from profiles tuned at several slopes (slope in degrees → profile): each
+    parameter linear between the tuned slopes and held beyond the outermost, as the prior's slope settings are."""
+    if not profiles:
+        raise ValueError("profile_at needs at least one profile")
+    slopes = sorted(profiles)
+    return HipProfile(
+        **{
+            f.name: float(np.interp(slope_deg, slopes, [getattr(profiles[s], f.name) for s in slopes]))
+            for f in fields(HipProfile)
+        }
+    )
+
+
 class ProfileAssisted:
     """A teacher whose muscle actions are its own and whose exo commands follow ``profile`` on the gait clock.
 

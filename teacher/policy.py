@@ -44,11 +44,20 @@ class TeacherPolicy:
             self.model.action_space.shape[0] - 2, self.sim_config.tracking_prior.enabled
         )
 
+    def normalise(self, observations: np.ndarray) -> np.ndarray:
+        """What the network sees of one observation or a batch: normalised as in training, clipped, and the
+        entries training never varied held at their mean (:data:`UNSEEN_VARIANCE`)."""
+        normalised = np.clip((observations - self._obs_mean) * self._obs_scale, -self._clip, self._clip)
+        normalised[..., self._unseen] = 0.0
+        return normalised
+
+    def sees(self, index: int) -> bool:
+        """Whether observation entry ``index`` varied in training (the slope, for a teacher that walked slopes)."""
+        return not bool(self._unseen[index])
+
     def act(self, observation: np.ndarray) -> np.ndarray:
         """Deterministic action in the env's own space (``action_bounds``)."""
-        normalised = np.clip((observation - self._obs_mean) * self._obs_scale, -self._clip, self._clip)
-        normalised[self._unseen] = 0.0
-        action, _ = self.model.predict(normalised, deterministic=True)
+        action, _ = self.model.predict(self.normalise(observation), deterministic=True)
         unit = np.clip(action, -1.0, 1.0)
         return self._env_low + (unit + 1.0) * 0.5 * (self._env_high - self._env_low)
 

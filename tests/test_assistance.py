@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import math
 
 import numpy as np
 import pytest
 
-from teacher.assistance import HipProfile, ProfileAssisted, profile_from_unit, unit_from_profile
+from teacher.assistance import HipProfile, ProfileAssisted, profile_at, profile_from_unit, unit_from_profile
 from teacher.evaluation import EpisodeRecord
 from teacher.profile_search import FALL_PENALTY_PCT, PairedScore
 from tools.cli import main
@@ -30,6 +29,18 @@ def test_profile_peaks_where_and_as_high_as_its_parameters_say():
         unit_from_profile(profile_from_unit(unit_from_profile(PROFILE))), unit_from_profile(PROFILE)
     )
     assert np.all(np.abs(HipProfile(0.25, 0, 0.3, 0.25, 0.5, 0.3).commands(0.0, 0.1)) <= 1.0)
+
+
+def test_profiles_tuned_on_slopes_interpolate_between_and_hold_beyond():
+    uphill = HipProfile(0.24, 0.1, 0.2, 0.04, 0.45, 0.1)
+    profiles = {5.0: uphill, 0.0: PROFILE}
+    assert profile_at(profiles, 0.0) == PROFILE and profile_at(profiles, 5.0) == uphill
+    assert profile_at(profiles, -5.0) == PROFILE and profile_at(profiles, 9.0) == uphill
+    halfway = profile_at(profiles, 2.5)
+    assert halfway.extension_nm_per_kg == pytest.approx(0.22) and halfway.flexion_at == pytest.approx(0.5)
+    assert profile_at({1.0: uphill}, -3.0) == uphill
+    with pytest.raises(ValueError):
+        profile_at({}, 0.0)
 
 
 def test_the_wearer_follows_the_gait_clock_of_the_observation():
@@ -77,21 +88,61 @@ def test_tune_profile_searches_resumes_and_clone_profile_warm_starts_the_exo_hea
     best = json.loads((out / "best.json").read_text())
     assert best["score"] >= max(h["score"] for h in history)
 
-    (tmp_path / "profile.json").write_text(json.dumps(PROFILE.as_dict()))
+    uphill = HipProfile(0.24, 0.1, 0.2, 0.0, 0.5, 0.1)  # extension only: the head must tell the slopes apart
     from teacher.training.clone import clone
 
-    result = clone(smoke_run, tmp_path / "cloned", PROFILE, 0.25, [1.25], [2000, 2001], seconds=1.0, epochs=400)
+    profiles = {0.0: PROFILE, 6.0: uphill}
+    with pytest.raises(ValueError, match="level ground only"):  # the smoke teacher never saw a slope
+        clone(smoke_run, tmp_path / "level", profiles, 0.25, [1.25], [2000], seconds=1.0)
+    sloped = _as_if_trained_on_slopes(smoke_run, tmp_path / "sloped")
+    result = clone(sloped, tmp_path / "c", profiles, 0.25, [1.25], [2000, 2001], seconds=1.0, epochs=400)
     assert result.exo_rmse < 0.05 and result.muscle_rmse < 0.05
     from teacher.policy import TeacherPolicy
 
-    cloned = TeacherPolicy(tmp_path / "cloned")
-    data = __import__("pickle").loads((tmp_path / "cloned" / "clone_data.pkl").read_bytes())
+    cloned = TeacherPolicy(tmp_path / "c")
+    data = __import__("pickle").loads((tmp_path / "c" / "clone_data.pkl").read_bytes())
     commands = np.array([cloned.act(o)[-2:] for o in data["observations"]])
-    assert np.sqrt(np.mean((commands - data["commands"]) ** 2)) < 0.05
-    state = json.loads((tmp_path / "cloned" / "checkpoint" / "state.json").read_text())
-    assert state["cloned_profile"]["profile"] == PROFILE.as_dict()
+    assert set(data["slopes_deg"]) == {0.0, 6.0}
+    for slope in (0.0, 6.0):
+        walked = data["slopes_deg"] == slope
+        assert np.sqrt(np.mean((commands[walked] - data["commands"][walked]) ** 2)) < 0.05
+    uphill_walks = data["slopes_deg"] == 6.0
+    assert (
+        data["commands"][uphill_walks].max() <= 1e-6 < data["commands"][~uphill_walks].max()
+    )  # uphill: extension only
+    assert commands[uphill_walks].max() < 0.1 < commands[~uphill_walks].max()  # and the head learnt the difference
+    state = json.loads((tmp_path / "c" / "checkpoint" / "state.json").read_text())
+    assert state["cloned_profile"]["profiles"] == [
+        {"slope_deg": 0.0, **PROFILE.as_dict()},
+        {"slope_deg": 6.0, **uphill.as_dict()},
+    ]
+    assert state["cloned_profile"]["slopes"] == [0.0, 6.0]
     assert cloned.sim_config.exo_enabled and cloned.sim_config.exo_driver == "policy"  # its head drives the exo
-    assert math.isfinite(result.exo_rmse)
+
+    (tmp_path / "level.json").write_text(json.dumps({"slope_deg": 0.0, **PROFILE.as_dict()}))
+    (tmp_path / "again.json").write_text(json.dumps({"slope_deg": 0.0, **uphill.as_dict()}))
+    clone_args = ["teacher", "clone-profile", str(smoke_run), "--profile", str(tmp_path / "level.json")]
+    assert main([*clone_args, str(tmp_path / "again.json"), "--out", str(tmp_path / "d")]) != 0  # two for one slope
+    assert not (tmp_path / "d").exists()
+
+
+def _as_if_trained_on_slopes(run_dir, out):
+    """A copy of ``run_dir`` whose observation normaliser saw slopes (±5°, as a slope run's does)."""
+    import pickle
+    import shutil
+
+    from teacher.env.walker import slope_index
+    from teacher.policy import TeacherPolicy
+    from teacher.training import checkpoint
+
+    shutil.copytree(run_dir, out)
+    path = checkpoint.checkpoint_dir(out) / checkpoint.NORMALISER
+    normaliser = pickle.loads(path.read_bytes())
+    index = slope_index(TeacherPolicy(out).sim_config)
+    normaliser.obs_rms.mean[index], normaliser.obs_rms.var[index] = 0.0, 0.3**2 / 3
+    normaliser.__dict__.update(venv=None, class_attributes={}, returns=None)  # what VecNormalize drops to pickle
+    path.write_bytes(pickle.dumps(normaliser))
+    return out
 
 
 def test_an_env_driven_by_a_profile_ignores_the_policys_exo_commands():

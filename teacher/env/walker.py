@@ -45,6 +45,11 @@ def phase_index(config: SimConfig) -> int:
     return -(2 + 6 * len(config.reference_lookahead_s) + 2)
 
 
+def slope_index(config: SimConfig) -> int:
+    """Index (from the end) of the slope in the observation (degrees / 10), just before the gait clock."""
+    return phase_index(config) - 1
+
+
 class HipExoWalkerEnv(gym.Env):
     metadata = {"render_modes": []}
 

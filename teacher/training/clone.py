@@ -1,7 +1,8 @@
 """Clone a hip profile into a teacher's exo head: the warm start for learning assistance with RL.
 
-CMA-ES finds a phase-based profile that lowers the probe for a frozen human (:mod:`teacher.profile_search`).
-Here the human wears it for a few walks; the policy network's mean exo commands are then regressed onto the
+CMA-ES finds a phase-based profile that lowers the probe for a frozen human (:mod:`teacher.profile_search`), one
+per condition. Here the human wears it for a few walks (profiles tuned at several slopes: each walk wears the
+profile at its slope, interpolated between them, so the head learns to change its assistance with the slope); the policy network's mean exo commands are then regressed onto the
 profile's commands on the observations of those walks, while its muscle outputs are held to what they were
 (so the human does not change). The result is a checkpoint that ``init_from`` can start a training run from.
 """
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from teacher.assistance import HipProfile, ProfileAssisted
+from teacher.assistance import HipProfile, ProfileAssisted, profile_at
 from teacher.training import checkpoint
 
 
@@ -29,8 +30,17 @@ class CloneResult:
     """RMSE of the muscle outputs against the original head's (how much the human moved)."""
 
 
-def walks(teacher, profile: HipProfile, full_scale: float, speeds: list[float], seeds: list[int], seconds: float):
-    """Observations and the profile's commands along walks of the human wearing the profile (exo on)."""
+def walks(
+    teacher,
+    profiles: dict[float, HipProfile],
+    full_scale: float,
+    speeds: list[float],
+    slopes: list[float],
+    seeds: list[int],
+    seconds: float,
+):
+    """Observations, the profile's commands and each sample's slope along walks of the human wearing, on each
+    slope, the profile at that slope (:func:`teacher.assistance.profile_at`; exo on)."""
     import dataclasses
 
     from teacher.config import RootSupportConfig
@@ -40,40 +50,62 @@ def walks(teacher, profile: HipProfile, full_scale: float, speeds: list[float], 
         teacher.sim_config, exo_enabled=True, exo_driver="policy", root_support=RootSupportConfig(), episode_s=seconds
     )
     env = HipExoWalkerEnv(config)
-    wearer = ProfileAssisted(teacher, profile, full_scale)
+    observations, commands, walked_slopes = [], [], []
+    for slope in slopes:
+        wearer = ProfileAssisted(teacher, profile_at(profiles, slope), full_scale)
+        for speed in speeds:
+            for seed in seeds:
+                observations_walk, commands_walk = _walk(env, wearer, speed, slope, seed)
+                observations += observations_walk
+                commands += commands_walk
+                walked_slopes += [slope] * len(commands_walk)
+    return (
+        np.array(observations, dtype=np.float32),
+        np.array(commands, dtype=np.float32),
+        np.array(walked_slopes, dtype=np.float32),
+    )
+
+
+def _walk(env, wearer: ProfileAssisted, speed: float, slope: float, seed: int):
     observations, commands = [], []
-    for speed in speeds:
-        for seed in seeds:
-            obs, _ = env.reset(seed=seed, options={"speed_m_s": speed, "slope_deg": 0.0})
-            while True:
-                action = wearer.act(obs)
-                observations.append(obs)
-                commands.append(action[-2:])
-                obs, _, terminated, truncated, _ = env.step(action)
-                if terminated or truncated:
-                    break
-    return np.array(observations, dtype=np.float32), np.array(commands, dtype=np.float32)
+    obs, _ = env.reset(seed=seed, options={"speed_m_s": speed, "slope_deg": slope})
+    while True:
+        action = wearer.act(obs)
+        observations.append(obs)
+        commands.append(action[-2:])
+        obs, _, terminated, truncated, _ = env.step(action)
+        if terminated or truncated:
+            return observations, commands
 
 
 def clone(
     source: Path,
     out: Path,
-    profile: HipProfile,
+    profiles: dict[float, HipProfile],
     full_scale: float,
     speeds: list[float],
     seeds: list[int],
     seconds: float = 10.0,
+    slopes: list[float] | None = None,
     epochs: int = 300,
 ) -> CloneResult:
-    """Write ``out/checkpoint``: ``source``'s teacher with its exo head regressed onto ``profile``."""
+    """Write ``out/checkpoint``: ``source``'s teacher with its exo head regressed onto ``profiles`` (slope in
+    degrees → profile tuned there), walked at ``slopes`` (default: the tuned slopes)."""
     import torch
     from stable_baselines3 import PPO
 
+    from teacher.env.walker import slope_index
     from teacher.policy import TeacherPolicy
 
     teacher = TeacherPolicy(source)
-    observations, commands = walks(teacher, profile, full_scale, speeds, seeds, seconds)
-    normalised = np.clip((observations - teacher._obs_mean) * teacher._obs_scale, -teacher._clip, teacher._clip)
+    slopes = sorted(profiles) if slopes is None else slopes
+    if len(profiles) > 1 and not teacher.sees(slope_index(teacher.sim_config)):
+        raise ValueError(
+            f"{source} was trained on level ground only: its policy never sees the slope, so its head cannot "
+            "follow profiles that change with it; clone one profile, or start from a teacher trained on slopes"
+        )
+    observations, commands, walked_slopes = walks(teacher, profiles, full_scale, speeds, slopes, seeds, seconds)
+    normalised = teacher.normalise(observations)
     model: PPO = teacher.model
     policy = model.policy
     obs = torch.as_tensor(normalised)
@@ -112,8 +144,9 @@ def clone(
     state["cloned_profile"] = {
         "from": str(source),
         "from_sha256": teacher.hash,
-        "profile": profile.as_dict(),
+        "profiles": [{"slope_deg": slope, **profiles[slope].as_dict()} for slope in sorted(profiles)],
         "speeds": speeds,
+        "slopes": slopes,
         "samples": len(obs),
         "exo_rmse": round(exo_rmse, 5),
         "muscle_rmse": round(muscle_rmse, 5),
@@ -123,5 +156,5 @@ def clone(
     shutil.rmtree(final, ignore_errors=True)
     staging.rename(final)
     with open(out / "clone_data.pkl", "wb") as f:
-        pickle.dump({"observations": observations, "commands": commands}, f)
+        pickle.dump({"observations": observations, "commands": commands, "slopes_deg": walked_slopes}, f)
     return CloneResult(len(obs), exo_rmse, muscle_rmse)

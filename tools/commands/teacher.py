@@ -102,11 +102,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     slope.set_defaults(func=run_tune_slope)
     cl = sub.add_parser(
         "clone-profile",
-        help="regress a teacher's exo head onto a tuned hip profile (muscles held): a checkpoint to fine-tune from",
+        help="regress a teacher's exo head onto tuned hip profiles (muscles held): a checkpoint to fine-tune from",
     )
     cl.add_argument("run_dir", type=Path, metavar="CHECKPOINT", help="teacher run directory: the human")
-    cl.add_argument("--profile", type=Path, required=True, help="best.json written by tune-profile")
+    cl.add_argument(
+        "--profile",
+        type=Path,
+        nargs="+",
+        required=True,
+        help="best.json written by tune-profile; several, tuned at different slopes, make the head slope-dependent",
+    )
     cl.add_argument("--speeds", type=float, nargs="+", default=[0.8, 1.0, 1.25, 1.5], help="walks at these speeds")
+    cl.add_argument(
+        "--slopes",
+        type=float,
+        nargs="+",
+        default=None,
+        help="walks on these slopes, each wearing the profile interpolated there (default: the profiles' slopes)",
+    )
     cl.add_argument("--episodes", type=int, default=4, help="walks per speed")
     cl.add_argument("--out", type=Path, required=True, help="run directory to write (its checkpoint/)")
     cl.set_defaults(func=run_clone_profile)
@@ -276,7 +289,7 @@ def run_tune_profile(args: argparse.Namespace) -> int:
     from teacher.profile_search import START, search
 
     summary = teacher_run(args.run_dir)
-    start = START if args.start is None else _read_profile(args.start)
+    start = START if args.start is None else _read_profile(args.start)[1]
     executor = parallel.executor(args)
 
     def report(generation, profile, score):
@@ -358,6 +371,7 @@ def read_slope_setting(path: Path, slope_deg: float):
 
 
 def _read_profile(path: Path):
+    """(slope it was tuned on, profile) from a ``tune-profile`` best.json; level where it does not say."""
     import dataclasses
     import json
 
@@ -365,8 +379,9 @@ def _read_profile(path: Path):
 
     try:
         saved = json.loads(path.read_text())
-        return HipProfile(**{f.name: float(saved[f.name]) for f in dataclasses.fields(HipProfile)})
-    except (OSError, ValueError, KeyError) as exc:
+        profile = HipProfile(**{f.name: float(saved[f.name]) for f in dataclasses.fields(HipProfile)})
+        return float(saved.get("slope_deg", 0.0)), profile
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise UserError(f"{path}: not a profile written by 'hipexo teacher tune-profile' ({exc})") from exc
 
 
@@ -377,9 +392,24 @@ def run_clone_profile(args: argparse.Namespace) -> int:
     teacher_run(args.run_dir)
     device = load_config(default_config("device", "hip_exo"), DeviceConfig)
     seeds = [2000 + k for k in range(args.episodes)]
-    result = clone(
-        args.run_dir, args.out, _read_profile(args.profile), device.command_full_scale_nm_per_kg, args.speeds, seeds
-    )
+    profiles = {}
+    for path in args.profile:
+        slope, profile = _read_profile(path)
+        if slope in profiles:
+            raise UserError(f"{path}: a second profile tuned at {slope:+g}°; give one profile per slope")
+        profiles[slope] = profile
+    try:
+        result = clone(
+            args.run_dir,
+            args.out,
+            profiles,
+            device.command_full_scale_nm_per_kg,
+            args.speeds,
+            seeds,
+            slopes=args.slopes,
+        )
+    except ValueError as exc:
+        raise UserError(str(exc)) from exc
     print(
         f"cloned onto {result.samples} control steps: exo commands RMSE {result.exo_rmse:.4f}, "
         f"muscle outputs moved RMSE {result.muscle_rmse:.4f}; checkpoint in {args.out / 'checkpoint'}"
