@@ -193,15 +193,13 @@ def test_ctrl_c_on_distill_stops_it_without_a_traceback_or_a_partial_dataset(tmp
     import time
 
     out = tmp_path / "distill"
-    command = [
-        sys.executable,
-        "-m",
-        "tools.cli",
-        "distill",
-        "collect",
-        "--config",
-        str(REPO_ROOT / "configs/distill/smoke.yaml"),
-    ]
+    # Long enough that no machine finishes collecting before the signal: 8 rollouts of 20 s.
+    config = tmp_path / "long_collect.yaml"
+    config.write_text(
+        f"kind: distill\nextends: {REPO_ROOT / 'configs/distill/smoke.yaml'}\n"
+        "speeds_m_s: [0.8, 1.0, 1.25, 1.5]\nepisode_s: 20.0\n"
+    )
+    command = [sys.executable, "-m", "tools.cli", "distill", "collect", "--config", str(config)]
     command += ["--teacher", str(REPO_ROOT / "models/teacher/default"), "--out", str(out), "--workers", "2"]
     process = subprocess.Popen(
         command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
