@@ -79,14 +79,15 @@ def test_smoke_distillation_writes_data_and_a_bundle_the_runtime_accepts(
     assert (out / "student_round_1.pt").stat().st_mtime_ns == before
 
 
-def test_the_shipped_student_is_the_shipped_teachers_and_the_runtime_accepts_it(runtime_config, device_config):
+@pytest.mark.parametrize("name", ["default", "slopes"])
+def test_the_shipped_student_is_the_shipped_teachers_and_the_runtime_accepts_it(name, runtime_config, device_config):
     from firmware_bridge.config.paths import REPO_ROOT
     from teacher.training.checkpoint import checkpoint_hash
 
-    shipped = REPO_ROOT / "models" / "student" / "default"
+    shipped = REPO_ROOT / "models" / "student" / name
     bundle = load_bundle(shipped / "bundle", runtime_config, device_config, trust=Trust(allow_unsigned=True))
     provenance = bundle.manifest["provenance"]
-    assert provenance["teacher_sha256"] == checkpoint_hash(REPO_ROOT / "models" / "teacher" / "default")
+    assert provenance["teacher_sha256"] == checkpoint_hash(REPO_ROOT / "models" / "teacher" / name)
     report = json.loads((shipped / "eval" / "eval.json").read_text())
     assert report["provenance"]["teacher_sha256"] == provenance["teacher_sha256"]  # the report is of this student
     np.testing.assert_equal(
