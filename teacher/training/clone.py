@@ -3,8 +3,9 @@
 CMA-ES finds a phase-based profile that lowers the probe for a frozen human (:mod:`teacher.profile_search`), one
 per condition. Here the human wears it for a few walks (profiles tuned at several slopes: each walk wears the
 profile at its slope, interpolated between them, so the head learns to change its assistance with the slope);
-the policy network's mean exo commands are then regressed onto the profile's commands on the observations of those walks, while its muscle outputs are held to what they were
-(so the human does not change). The result is a checkpoint that ``init_from`` can start a training run from.
+the policy network's mean exo commands are then regressed onto the profile's commands on the observations of
+those walks, while its muscle outputs are held to what they were (so the human does not change). The result is a
+checkpoint that ``init_from`` can start a training run from.
 """
 
 from __future__ import annotations
