@@ -72,6 +72,21 @@ def test_the_wrapper_draws_within_the_chosen_cells_and_options_still_rule(slope_
     assert min(drawn) < 0.0 < max(drawn)  # back to the walker's own uniform draw over ±10°
 
 
+def test_the_wrapper_wears_the_exo_at_zero_torque_in_its_share_of_episodes():
+    env = FocusedConditions(HipExoWalkerEnv(load_config(CONFIG_DIR / "sim" / "assist.yaml", SimConfig)))
+    assert all(env.reset(seed=k)[1]["exo_on"] for k in range(8))  # no share: every episode assisted
+    env.set_exo_off_share(0.3)
+    worn = [env.reset(seed=k)[1]["exo_on"] for k in range(200)]
+    assert 0.2 < 1.0 - np.mean(worn) < 0.4
+    assert worn == [env.reset(seed=k)[1]["exo_on"] for k in range(200)]  # per seed, like the conditions
+    assert env.reset(seed=0, options={"exo_on": True})[1]["exo_on"]  # the options still rule
+    env.set_exo_off_share(1.0)
+    _, info = env.reset(seed=3)
+    assert info["exo_on"] is False
+    action = np.ones(env.action_space.shape, dtype=np.float32)
+    assert np.all(env.step(action)[4]["exo_torque_nm"] == 0.0)
+
+
 def test_a_focused_stage_steers_the_env_workers_and_logs_and_keeps_its_cells(smoke_run, tmp_path):
     config = tmp_path / "focus.yaml"
     config.write_text(

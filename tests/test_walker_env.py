@@ -65,6 +65,18 @@ def test_exo_command_is_ignored_when_the_exo_is_off(sim_config):
         assert np.all(info["exo_torque_nm"] == 0.0)
 
 
+def test_an_episode_may_wear_an_enabled_exo_at_zero_torque(env_exo_on):
+    action = np.ones(env_exo_on.action_space.shape, dtype=np.float32)
+    _, info = env_exo_on.reset(seed=1, options={"exo_on": False})
+    assert info["exo_on"] is False
+    for _ in range(3):
+        info = env_exo_on.step(action)[4]
+        assert np.all(info["exo_torque_nm"] == 0.0) and info["exo_on"] is False
+    _, info = env_exo_on.reset(seed=1)  # the next episode wears it on again
+    assert info["exo_on"] is True
+    assert np.any(env_exo_on.step(action)[4]["exo_torque_nm"] != 0.0)
+
+
 def test_impairment_caps_the_excitation(env_exo_on):
     env_exo_on.reset(seed=2)
     env_exo_on.step(np.ones(env_exo_on.action_space.shape, dtype=np.float32))

@@ -95,6 +95,7 @@ class HipExoWalkerEnv(gym.Env):
         self._max_steps = round(self.config.episode_s * self.config.control_rate_hz)
         self._allocator = tracking_prior.MuscleAllocator(len(names), self.config.tracking_prior.regularisation)
         self.speed = self.slope = self.phase = 0.0
+        self.exo_on = True
         self._reset_internal(1.0, 0.0, 0.0)
         obs = self._observation(self._body, self._muscles)
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=obs.shape, dtype=np.float32)
@@ -110,11 +111,14 @@ class HipExoWalkerEnv(gym.Env):
         # drawn whatever the options say: a seed must change the episode (evaluation pairs episodes by seed)
         phase += rng.uniform(-1.0, 1.0) * self.config.start_phase_jitter
         noise = rng.normal(0.0, 1.0, 6) * self.config.start_velocity_noise_rad_s
+        # an exo-enabled walker may wear it at zero torque for one episode (training keeps the unassisted gait)
+        self.exo_on = bool(options.get("exo_on", True))
         self._reset_internal(float(speed), float(slope), float(phase) % 1.0, noise)
         return self._observation(self._body, self._muscles), {
             "speed_m_s": self.speed,
             "slope_deg": self.slope,
             "phase": self.phase,
+            "exo_on": self.config.exo_enabled and self.exo_on,
         }
 
     def step(self, action: np.ndarray):
@@ -126,13 +130,14 @@ class HipExoWalkerEnv(gym.Env):
 
     # --- device-period stepping: the env's own step, and co-simulation with a real device (hil/) -------
     def begin_step(self, action: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(excitations held over this control step, the normalised exo command; zero with the exo off)."""
+        """(excitations held over this control step, the normalised exo command; zero with the exo off, by config
+        or for this episode)."""
         action = np.clip(np.asarray(action, dtype=np.float64), self.action_space.low, self.action_space.high)
         muscle_action, exo_action = action[:-2], action[-2:]
         if self._synergy_map is not None:
             muscle_action = self._synergy_map @ muscle_action
         excitations = np.minimum(self._muscle_excitations(muscle_action), self.max_excitation)
-        if not self.config.exo_enabled:
+        if not (self.config.exo_enabled and self.exo_on):
             command = np.zeros(2)
         elif self.config.exo_driver == "profile":
             command = self.config.exo_profile.commands(self.phase, self.device.command_full_scale_nm_per_kg)
@@ -202,6 +207,7 @@ class HipExoWalkerEnv(gym.Env):
             "phase": self.phase,
             "speed_m_s": self.speed,
             "slope_deg": self.slope,
+            "exo_on": self.config.exo_enabled and self.exo_on,
         }
         return self._observation(body, muscles), float(reward), terminated, truncated, info
 

@@ -81,6 +81,13 @@ class StageConfig:
         doc="draw conditions where the walker falls (absent: uniformly over the ranges; falls per cell are "
         "logged either way)",
     )
+    exo_off_share: float = spec(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        doc="share of episodes that wear an enabled exo at zero torque, so the walker keeps walking unassisted "
+        "(the eval's exo-off half) while it learns to walk with the exo",
+    )
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,9 @@ rates), then a speed and slope uniformly within it. The uniform share keeps ever
 where it already works is not forgotten.
 
 Pure state (:class:`CellFalls`) that goes into the checkpoint as JSON, and a Gymnasium wrapper
-(:class:`FocusedConditions`) that the trainer tells which cells to draw from at each rollout boundary.
+(:class:`FocusedConditions`) that the trainer tells which cells to draw from at each rollout boundary. The same
+wrapper draws which episodes wear the exo at zero torque (a stage's ``exo_off_share``): a walker trained only with
+the exo on co-adapts to its torque and falls where the paired eval walks it unassisted.
 """
 
 from __future__ import annotations
@@ -77,12 +79,14 @@ class CellFalls:
 
 class FocusedConditions(gym.Wrapper):
     """Draws each reset's speed and slope from weighted cells (:class:`CellFalls`); without cells, or where the
-    reset's options name a condition, the walker draws its own (uniformly over its config's ranges)."""
+    reset's options name a condition, the walker draws its own (uniformly over its config's ranges). With an
+    ``exo_off_share``, that share of resets wears the exo at zero torque, unless the options say."""
 
     def __init__(self, env: gym.Env) -> None:
         super().__init__(env)
         self._cells: list[Cell] | None = None
         self._probabilities: np.ndarray | None = None
+        self._exo_off_share = 0.0
         self._rng = np.random.default_rng()
 
     def set_focus(self, cells: list[Cell] | None, probabilities: list[float] | None) -> None:
@@ -90,10 +94,16 @@ class FocusedConditions(gym.Wrapper):
         self._cells = None if cells is None else [tuple(map(tuple, c)) for c in cells]
         self._probabilities = None if probabilities is None else np.asarray(probabilities, dtype=float)
 
+    def set_exo_off_share(self, share: float) -> None:
+        """Takes effect from the next reset."""
+        self._exo_off_share = float(share)
+
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         if seed is not None:
             self._rng = np.random.default_rng(seed)
         options = dict(options or {})
+        if self._exo_off_share > 0.0 and "exo_on" not in options:
+            options["exo_on"] = bool(self._rng.random() >= self._exo_off_share)
         if self._cells is not None and not ({"speed_m_s", "slope_deg"} & options.keys()):
             (speed_low, speed_high), (slope_low, slope_high) = self._cells[
                 self._rng.choice(len(self._cells), p=self._probabilities)

@@ -17,6 +17,7 @@ import multiprocessing
 import shutil
 import signal
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -370,6 +371,8 @@ class _TrainingCallback(BaseCallback):
         self.metabolic_sum = np.zeros(n)
         self.finished_episodes: list[tuple[bool, float]] = []
         """(fell, mean probe W/kg) of the episodes finished in this rollout, for TensorBoard."""
+        self.exo_off_falls: deque[bool] = deque(maxlen=100)
+        """Whether each of the recent episodes worn at zero torque (a stage's ``exo_off_share``) fell."""
         self.length = np.zeros(n, dtype=int)
         self.bar = tqdm(
             total=budget, desc=f"teacher [{trainer.curriculum.current.name}]", unit="step", disable=not progress
@@ -401,6 +404,8 @@ class _TrainingCallback(BaseCallback):
                 n = self.length[i]
                 fell = not info.get("TimeLimit.truncated", False)
                 self.finished_episodes.append((fell, float(self.metabolic_sum[i] / n)))
+                if not info["exo_on"]:
+                    self.exo_off_falls.append(fell)
                 self.trainer.cell_falls.record(info["speed_m_s"], info["slope_deg"], fell)
                 self.trainer.curriculum.record(
                     EpisodeSummary(
@@ -446,9 +451,13 @@ class _TrainingCallback(BaseCallback):
             self._checkpoint()
         floor_exo_std(self.model, curriculum.current.exo_action_std_min)
         self.normaliser.env_method("set_focus", *trainer.focus())
+        self.normaliser.env_method("set_exo_off_share", curriculum.current.exo_off_share)
         stats = curriculum.stats()
         if stats is not None:
-            self.bar.set_postfix(fall=f"{stats.fall_rate:.2f}", track=f"{stats.joint_tracking:.2f}", refresh=False)
+            postfix = {"fall": f"{stats.fall_rate:.2f}", "track": f"{stats.joint_tracking:.2f}"}
+            if self.exo_off_falls:  # a stage's exo_off_share: how the unassisted episodes fare
+                postfix["fall_exo_off"] = f"{np.mean(self.exo_off_falls):.2f}"
+            self.bar.set_postfix(postfix, refresh=False)
             for key, value in dataclasses.asdict(stats).items():
                 self.logger.record(f"curriculum/{key}", value)
             self.logger.record("curriculum/stage", curriculum.stage)
