@@ -18,11 +18,12 @@ def test_missed_periods_are_skipped_not_burst():
     clock.wait(timing)
     assert timing.skipped >= 2 and clock.skipped_total == timing.skipped
     assert 0 <= timing.lateness_ns < clock.period_ns, "runs the current period's cycle, late by less than a period"
-    before = time.monotonic_ns()
+    late_deadline = timing.deadline_ns
     clock.wait(timing)
-    assert timing.lateness_ns < clock.period_ns // 2 and time.monotonic_ns() - before > 1_000_000, (
-        "then back on the grid"
-    )
+    # then back on the grid: the next period's deadline, waited for (not run at once to catch up), however late
+    # the stall's end fell within its period on a loaded machine
+    assert timing.deadline_ns == late_deadline + clock.period_ns and timing.skipped == 0
+    assert time.monotonic_ns() >= timing.deadline_ns - clock.spin_ns
     assert not clock.end_cycle(timing) and clock.overrun_streak == 0 and clock.overruns == 1
 
 
