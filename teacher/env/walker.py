@@ -118,8 +118,13 @@ class HipExoWalkerEnv(gym.Env):
             "speed_m_s": self.speed,
             "slope_deg": self.slope,
             "phase": self.phase,
-            "exo_on": self.config.exo_enabled and self.exo_on,
+            "exo_on": self.assisting,
         }
+
+    @property
+    def assisting(self) -> bool:
+        """Whether this episode's exo applies its commands (enabled by config, and not worn at zero torque)."""
+        return self.config.exo_enabled and self.exo_on
 
     def step(self, action: np.ndarray):
         excitations, command = self.begin_step(action)
@@ -137,7 +142,7 @@ class HipExoWalkerEnv(gym.Env):
         if self._synergy_map is not None:
             muscle_action = self._synergy_map @ muscle_action
         excitations = np.minimum(self._muscle_excitations(muscle_action), self.max_excitation)
-        if not (self.config.exo_enabled and self.exo_on):
+        if not self.assisting:
             command = np.zeros(2)
         elif self.config.exo_driver == "profile":
             command = self.config.exo_profile.commands(self.phase, self.device.command_full_scale_nm_per_kg)
@@ -207,7 +212,7 @@ class HipExoWalkerEnv(gym.Env):
             "phase": self.phase,
             "speed_m_s": self.speed,
             "slope_deg": self.slope,
-            "exo_on": self.config.exo_enabled and self.exo_on,
+            "exo_on": self.assisting,
         }
         return self._observation(body, muscles), float(reward), terminated, truncated, info
 
