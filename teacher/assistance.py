@@ -4,6 +4,7 @@ searches it within, and a policy that wears it on the gait clock of its observat
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import fields
 
 import numpy as np
@@ -39,17 +40,22 @@ def unit_from_profile(profile: HipProfile) -> np.ndarray:
     return np.array(unit)
 
 
-def profile_at(profiles: dict[float, HipProfile], slope_deg: float) -> HipProfile:
-    """The profile for ``slope_deg`` from profiles tuned at several slopes (slope in degrees → profile): each
-    parameter linear between the tuned slopes and held beyond the outermost, as the prior's slope settings are."""
+def profile_at(profiles: Mapping[tuple[float, float], HipProfile], speed_m_s: float, slope_deg: float) -> HipProfile:
+    """The profile for a walk at ``speed_m_s`` on ``slope_deg`` from profiles tuned at several conditions
+    ((speed m/s, slope degrees) → profile). At each tuned slope, each parameter is linear in speed between the
+    speeds tuned there and held beyond them; between the tuned slopes it is linear in slope, and held beyond the
+    outermost, as the prior's slope settings are. So a slope tuned at one speed assists alike at every speed."""
     if not profiles:
         raise ValueError("profile_at needs at least one profile")
-    slopes = sorted(profiles)
+    names = [f.name for f in fields(HipProfile)]
+    slopes = sorted({slope for _, slope in profiles})
+    at_slopes = []
+    for slope in slopes:
+        tuned = sorted(((speed, p) for (speed, s), p in profiles.items() if s == slope), key=lambda item: item[0])
+        speeds = [speed for speed, _ in tuned]
+        at_slopes.append([np.interp(speed_m_s, speeds, [getattr(p, n) for _, p in tuned]) for n in names])
     return HipProfile(
-        **{
-            f.name: float(np.interp(slope_deg, slopes, [getattr(profiles[s], f.name) for s in slopes]))
-            for f in fields(HipProfile)
-        }
+        **{n: float(np.interp(slope_deg, slopes, [row[k] for row in at_slopes])) for k, n in enumerate(names)}
     )
 
 

@@ -33,14 +33,27 @@ def test_profile_peaks_where_and_as_high_as_its_parameters_say():
 
 def test_profiles_tuned_on_slopes_interpolate_between_and_hold_beyond():
     uphill = HipProfile(0.24, 0.1, 0.2, 0.04, 0.45, 0.1)
-    profiles = {5.0: uphill, 0.0: PROFILE}
-    assert profile_at(profiles, 0.0) == PROFILE and profile_at(profiles, 5.0) == uphill
-    assert profile_at(profiles, -5.0) == PROFILE and profile_at(profiles, 9.0) == uphill
-    halfway = profile_at(profiles, 2.5)
+    profiles = {(1.0, 5.0): uphill, (1.0, 0.0): PROFILE}
+    assert profile_at(profiles, 1.0, 0.0) == PROFILE and profile_at(profiles, 1.0, 5.0) == uphill
+    assert profile_at(profiles, 1.0, -5.0) == PROFILE and profile_at(profiles, 1.0, 9.0) == uphill
+    assert profile_at(profiles, 1.5, 5.0) == uphill and profile_at(profiles, 0.8, 0.0) == PROFILE  # one speed: all
+    halfway = profile_at(profiles, 1.0, 2.5)
     assert halfway.extension_nm_per_kg == pytest.approx(0.22) and halfway.flexion_at == pytest.approx(0.5)
-    assert profile_at({1.0: uphill}, -3.0) == uphill
+    assert profile_at({(1.0, 1.0): uphill}, 1.3, -3.0) == uphill
     with pytest.raises(ValueError):
-        profile_at({}, 0.0)
+        profile_at({}, 1.0, 0.0)
+
+
+def test_a_slope_tuned_at_several_speeds_follows_the_speed_and_leaves_the_other_slopes_alone():
+    uphill_fast = HipProfile(0.24, 0.1, 0.2, 0.04, 0.45, 0.1)
+    uphill_slow = HipProfile(0.1, 0.0, 0.1, 0.2, 0.6, 0.2)
+    profiles = {(1.0, 0.0): PROFILE, (1.0, 5.0): uphill_fast, (0.8, 5.0): uphill_slow}
+    assert profile_at(profiles, 0.8, 5.0) == uphill_slow and profile_at(profiles, 0.6, 7.0) == uphill_slow
+    assert profile_at(profiles, 1.0, 5.0) == uphill_fast and profile_at(profiles, 1.5, 5.0) == uphill_fast
+    assert profile_at(profiles, 0.9, 5.0).extension_nm_per_kg == pytest.approx(0.17)  # halfway in speed
+    assert profile_at(profiles, 0.8, 0.0) == PROFILE and profile_at(profiles, 0.8, -5.0) == PROFILE  # level: one
+    between = profile_at(profiles, 0.8, 2.5)  # halfway in slope, from the slow uphill profile
+    assert between.flexion_nm_per_kg == pytest.approx((PROFILE.flexion_nm_per_kg + 0.2) / 2)
 
 
 def test_the_wearer_follows_the_gait_clock_of_the_observation():
@@ -91,7 +104,7 @@ def test_tune_profile_searches_resumes_and_clone_profile_warm_starts_the_exo_hea
     uphill = HipProfile(0.24, 0.1, 0.2, 0.0, 0.5, 0.1)  # extension only: the head must tell the slopes apart
     from teacher.training.clone import clone
 
-    profiles = {0.0: PROFILE, 6.0: uphill}
+    profiles = {(1.25, 0.0): PROFILE, (1.25, 6.0): uphill}
     with pytest.raises(ValueError, match="level ground only"):  # the smoke teacher never saw a slope
         clone(smoke_run, tmp_path / "level", profiles, 0.25, [1.25], [2000], seconds=1.0)
     sloped = _as_if_trained_on_slopes(smoke_run, tmp_path / "sloped")
@@ -113,16 +126,16 @@ def test_tune_profile_searches_resumes_and_clone_profile_warm_starts_the_exo_hea
     assert commands[uphill_walks].max() < 0.1 < commands[~uphill_walks].max()  # and the head learnt the difference
     state = json.loads((tmp_path / "c" / "checkpoint" / "state.json").read_text())
     assert state["cloned_profile"]["profiles"] == [
-        {"slope_deg": 0.0, **PROFILE.as_dict()},
-        {"slope_deg": 6.0, **uphill.as_dict()},
+        {"speed_m_s": 1.25, "slope_deg": 0.0, **PROFILE.as_dict()},
+        {"speed_m_s": 1.25, "slope_deg": 6.0, **uphill.as_dict()},
     ]
     assert state["cloned_profile"]["slopes"] == [0.0, 6.0]
     assert cloned.sim_config.exo_enabled and cloned.sim_config.exo_driver == "policy"  # its head drives the exo
 
-    (tmp_path / "level.json").write_text(json.dumps({"slope_deg": 0.0, **PROFILE.as_dict()}))
-    (tmp_path / "again.json").write_text(json.dumps({"slope_deg": 0.0, **uphill.as_dict()}))
+    (tmp_path / "level.json").write_text(json.dumps({"speed_m_s": 1.0, "slope_deg": 0.0, **PROFILE.as_dict()}))
+    (tmp_path / "again.json").write_text(json.dumps({"speed_m_s": 1.0, "slope_deg": 0.0, **uphill.as_dict()}))
     clone_args = ["teacher", "clone-profile", str(smoke_run), "--profile", str(tmp_path / "level.json")]
-    assert main([*clone_args, str(tmp_path / "again.json"), "--out", str(tmp_path / "d")]) != 0  # two for one slope
+    assert main([*clone_args, str(tmp_path / "again.json"), "--out", str(tmp_path / "d")]) != 0  # two for one condition
     assert not (tmp_path / "d").exists()
 
 

@@ -1,8 +1,8 @@
 """Clone a hip profile into a teacher's exo head: the warm start for learning assistance with RL.
 
 CMA-ES finds a phase-based profile that lowers the probe for a frozen human (:mod:`teacher.profile_search`), one
-per condition. Here the human wears it for a few walks (profiles tuned at several slopes: each walk wears the
-profile at its slope, interpolated between them, so the head learns to change its assistance with the slope);
+per condition. Here the human wears it for a few walks (profiles tuned at several slopes and speeds: each walk
+wears the profile interpolated to its condition, so the head learns to change its assistance with both);
 the policy network's mean exo commands are then regressed onto the profile's commands on the observations of
 those walks, while its muscle outputs are held to what they were (so the human does not change). The result is a
 checkpoint that ``init_from`` can start a training run from.
@@ -33,15 +33,15 @@ class CloneResult:
 
 def walks(
     teacher,
-    profiles: dict[float, HipProfile],
+    profiles: dict[tuple[float, float], HipProfile],
     full_scale: float,
     speeds: list[float],
     slopes: list[float],
     seeds: list[int],
     seconds: float,
 ):
-    """Observations, the profile's commands and each sample's slope along walks of the human wearing, on each
-    slope, the profile at that slope (:func:`teacher.assistance.profile_at`; exo on)."""
+    """Observations, the profile's commands and each sample's slope along walks of the human wearing, at each
+    speed and slope, the profile interpolated there (:func:`teacher.assistance.profile_at`; exo on)."""
     import dataclasses
 
     from teacher.config import RootSupportConfig
@@ -53,8 +53,8 @@ def walks(
     env = HipExoWalkerEnv(config)
     observations, commands, walked_slopes = [], [], []
     for slope in slopes:
-        wearer = ProfileAssisted(teacher, profile_at(profiles, slope), full_scale)
         for speed in speeds:
+            wearer = ProfileAssisted(teacher, profile_at(profiles, speed, slope), full_scale)
             for seed in seeds:
                 observations_walk, commands_walk = _walk(env, wearer, speed, slope, seed)
                 observations += observations_walk
@@ -82,7 +82,7 @@ def _walk(env, wearer: ProfileAssisted, speed: float, slope: float, seed: int):
 def clone(
     source: Path,
     out: Path,
-    profiles: dict[float, HipProfile],
+    profiles: dict[tuple[float, float], HipProfile],
     full_scale: float,
     speeds: list[float],
     seeds: list[int],
@@ -90,8 +90,8 @@ def clone(
     slopes: list[float] | None = None,
     epochs: int = 300,
 ) -> CloneResult:
-    """Write ``out/checkpoint``: ``source``'s teacher with its exo head regressed onto ``profiles`` (slope in
-    degrees → profile tuned there), walked at ``slopes`` (default: the tuned slopes)."""
+    """Write ``out/checkpoint``: ``source``'s teacher with its exo head regressed onto ``profiles`` ((speed
+    m/s, slope degrees) → profile tuned there), walked at ``speeds`` × ``slopes`` (default: the tuned slopes)."""
     import torch
     from stable_baselines3 import PPO
 
@@ -99,8 +99,9 @@ def clone(
     from teacher.policy import TeacherPolicy
 
     teacher = TeacherPolicy(source)
-    slopes = sorted(profiles) if slopes is None else slopes
-    if len(profiles) > 1 and not teacher.sees(slope_index(teacher.sim_config)):
+    tuned_slopes = sorted({slope for _, slope in profiles})
+    slopes = tuned_slopes if slopes is None else slopes
+    if len(tuned_slopes) > 1 and not teacher.sees(slope_index(teacher.sim_config)):
         raise ValueError(
             f"{source} was trained on level ground only: its policy never sees the slope, so its head cannot "
             "follow profiles that change with it; clone one profile, or start from a teacher trained on slopes"
@@ -145,7 +146,10 @@ def clone(
     state["cloned_profile"] = {
         "from": str(source),
         "from_sha256": teacher.hash,
-        "profiles": [{"slope_deg": slope, **profiles[slope].as_dict()} for slope in sorted(profiles)],
+        "profiles": [
+            {"speed_m_s": speed, "slope_deg": slope, **profiles[speed, slope].as_dict()}
+            for speed, slope in sorted(profiles, key=lambda condition: (condition[1], condition[0]))
+        ],
         "speeds": speeds,
         "slopes": slopes,
         "samples": len(obs),

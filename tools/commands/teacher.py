@@ -110,7 +110,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=Path,
         nargs="+",
         required=True,
-        help="best.json written by tune-profile; several, tuned at different slopes, make the head slope-dependent",
+        help="best.json written by tune-profile; several, tuned at different slopes or speeds, make the head follow them",
     )
     cl.add_argument("--speeds", type=float, nargs="+", default=[0.8, 1.0, 1.25, 1.5], help="walks at these speeds")
     cl.add_argument(
@@ -289,7 +289,7 @@ def run_tune_profile(args: argparse.Namespace) -> int:
     from teacher.profile_search import START, search
 
     summary = teacher_run(args.run_dir)
-    start = START if args.start is None else _read_profile(args.start)[1]
+    start = START if args.start is None else _read_profile(args.start)[2]
     executor = parallel.executor(args)
 
     def report(generation, profile, score):
@@ -371,7 +371,7 @@ def read_slope_setting(path: Path, slope_deg: float):
 
 
 def _read_profile(path: Path):
-    """(slope it was tuned on, profile) from a ``tune-profile`` best.json; level where it does not say."""
+    """(speed and slope it was tuned at, profile) from a ``tune-profile`` best.json."""
     import dataclasses
     import json
 
@@ -380,7 +380,7 @@ def _read_profile(path: Path):
     try:
         saved = json.loads(path.read_text())
         profile = HipProfile(**{f.name: float(saved[f.name]) for f in dataclasses.fields(HipProfile)})
-        return float(saved.get("slope_deg", 0.0)), profile
+        return float(saved["speed_m_s"]), float(saved["slope_deg"]), profile
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise UserError(f"{path}: not a profile written by 'hipexo teacher tune-profile' ({exc})") from exc
 
@@ -394,10 +394,12 @@ def run_clone_profile(args: argparse.Namespace) -> int:
     seeds = [2000 + k for k in range(args.episodes)]
     profiles = {}
     for path in args.profile:
-        slope, profile = _read_profile(path)
-        if slope in profiles:
-            raise UserError(f"{path}: a second profile tuned at {slope:+g}°; give one profile per slope")
-        profiles[slope] = profile
+        speed, slope, profile = _read_profile(path)
+        if (speed, slope) in profiles:
+            raise UserError(
+                f"{path}: a second profile tuned at {speed:g} m/s, {slope:+g}°; give one profile per speed and slope"
+            )
+        profiles[speed, slope] = profile
     try:
         result = clone(
             args.run_dir,
