@@ -5,10 +5,13 @@ worn but commanded zero, and each seed's episode differs (the env jitters the st
 from the seed). Reductions are the mean over the seeds where neither walk fell of the per-seed reduction, with
 its standard error. Episodes run without root support, with deterministic actions.
 
-Strides are cut at heel strikes (heel force rising through 5 % of body weight) with a refractory period of 60 %
-of the reference stride time: the heel bounces after each strike (impact ~1.6 BW, both feet briefly airborne)
-and a plain threshold cut ~2 "cycles" per stride. Only whole strides count, those lasting within ±30 % of the
-reference stride time; the metabolic, activation and power figures are averaged over the span they cover.
+Strides are cut at heel strikes: the heel force rising through 5 % of body weight for the first time after a
+swing, the whole foot (heel and toes) below that for at least 20 % of the reference stride time. A plain
+threshold cuts ~2 "cycles" per stride: the heel bounces after each strike (impact ~1.6 BW, both feet briefly
+airborne), and late in stance it can touch again while the toes push off. A refractory period after each rise
+does not do: where a walk starts in stance, it hides the first true strike and locks onto the late touches
+(half a cycle off) for the whole walk. Only whole strides count, those lasting within ±30 % of the reference
+stride time; the metabolic, activation and power figures are averaged over the span they cover.
 Strides are time-normalised to 101 points, the way the Fukuchi reference curves are.
 """
 
@@ -38,18 +41,24 @@ CHANNELS = ("hip_angle", "knee_angle", "ankle_angle", "hip_moment", "knee_moment
 the exo torque (N·m/kg, flexion +)."""
 SIDES = ("right", "left")
 HEEL_STRIKE_BW = 0.05
-REFRACTORY_SHARE = 0.6
+SWING_SHARE = 0.2
 STRIDE_TOLERANCE = 0.3
 
 
-def heel_strikes(heel_force: np.ndarray, threshold: float, refractory_steps: int) -> list[int]:
-    """Samples where the heel force rises through ``threshold``, ignoring rises within ``refractory_steps`` of the
-    last strike (the heel's bounce)."""
+def heel_strikes(heel_force: np.ndarray, foot_force: np.ndarray, threshold: float, swing_steps: int) -> list[int]:
+    """Samples where the heel force rises through ``threshold`` for the first time after a swing: ``foot_force``
+    (heel and toes) below ``threshold`` for at least ``swing_steps`` samples in a row. The heel's bounce and its
+    late-stance touches follow no swing."""
     above = heel_force > threshold
+    unloaded = foot_force <= threshold
     strikes: list[int] = []
-    for i in np.flatnonzero(above[1:] & ~above[:-1]) + 1:
-        if not strikes or i - strikes[-1] >= refractory_steps:
-            strikes.append(int(i))
+    run, swung = 0, False
+    for i in range(len(heel_force)):
+        run = run + 1 if unloaded[i] else 0
+        swung |= run >= swing_steps
+        if swung and i > 0 and above[i] and not above[i - 1]:
+            strikes.append(i)
+            swung = False
     return strikes
 
 
@@ -103,7 +112,7 @@ def run_episode(teacher, sim_config, speed: float, slope: float, exo: bool, seed
     env = HipExoWalkerEnv(config)
     mass = env.backend.body_mass_kg
     obs, _ = env.reset(seed=seed, options={"speed_m_s": speed, "slope_deg": slope, "phase": 0.0})
-    channels, heels, velocity, metabolic, activation, power, net_power = [], [], [], [], [], [], []
+    channels, feet, velocity, metabolic, activation, power, net_power = [], [], [], [], [], [], []
     shortening, lengthening = [], []
     fell = False
     while True:
@@ -113,7 +122,7 @@ def run_episode(teacher, sim_config, speed: float, slope: float, exo: bool, seed
         angles = np.rad2deg(body.joint_angles[1:7].reshape(2, 3)) * MODEL_ANGLE_SIGN
         moments = body.joint_moments_nm.reshape(2, 3) / mass * MODEL_MOMENT_SIGN
         channels.append(np.column_stack([angles, moments, exo_nm / mass]))
-        heels.append(body.contact_forces[[0, 2]])
+        feet.append(body.contact_forces)  # heel, toes; right then left
         muscle_moments = body.joint_moments_nm.reshape(2, 3).copy()
         muscle_moments[:, 0] -= env._applied_torque_nm  # the exo's share of the hip moment is not muscle work
         joint_power = muscle_moments.reshape(-1) * body.joint_velocities[1:7] / mass
@@ -128,10 +137,12 @@ def run_episode(teacher, sim_config, speed: float, slope: float, exo: bool, seed
         if terminated or truncated:
             fell = terminated
             break
-    data, heels = np.array(channels), np.array(heels)  # (steps, side, channel), (steps, side)
+    data, feet = np.array(channels), np.array(feet).reshape(-1, 2, 2)  # (steps, side, channel), (steps, side, part)
     expected = env.reference.stride_time_s(speed) * sim_config.control_rate_hz
     threshold = HEEL_STRIKE_BW * mass * 9.81
-    strikes = [heel_strikes(heels[:, s], threshold, round(REFRACTORY_SHARE * expected)) for s in range(2)]
+    strikes = [
+        heel_strikes(feet[:, s, 0], feet[:, s].sum(axis=1), threshold, round(SWING_SHARE * expected)) for s in range(2)
+    ]
     strides = [whole_strides(s, expected) for s in strikes]
     span = slice(strides[0][0][0], strides[0][-1][1]) if strides[0] else slice(0, 0)
 

@@ -25,16 +25,20 @@ from teacher.sim.reference import ReferenceGait
 from tools.cli import main
 
 
-def test_a_bouncing_heel_strikes_once_per_stride():
+def test_a_heel_strikes_once_per_stride_after_its_swing():
+    """The heel bounces after each strike and touches again late in stance while the toes push off; only the rise
+    after a swing (the whole foot unloaded) is a strike. The walk starts in stance: that is no strike either."""
     t = np.arange(300)
-    heel = np.where((t % 60) < 35, 500.0, 0.0)
-    heel[(t % 60 >= 3) & (t % 60 < 5)] = 0.0  # airborne for two samples just after each strike
-    assert heel_strikes(heel, 40.0, refractory_steps=1) == [5, 60, 65, 120, 125, 180, 185, 240, 245]
-    strikes = heel_strikes(heel, 40.0, refractory_steps=36)
-    assert strikes == [5, 60, 120, 180, 240]
-    assert whole_strides(strikes + [275], 60) == [(5, 60), (60, 120), (120, 180), (180, 240)]  # 35 is no stride
+    cycle = t % 60
+    heel = np.where((cycle < 30) & ~((cycle >= 3) & (cycle < 5)) | ((cycle >= 32) & (cycle < 34)), 500.0, 0.0)
+    toes = np.where((cycle >= 20) & (cycle < 40), 300.0, 0.0)
+    plain = heel_strikes(heel, heel + toes, 40.0, swing_steps=0)
+    assert plain == [5, 32, 60, 65, 92, 120, 125, 152, 180, 185, 212, 240, 245, 272]
+    strikes = heel_strikes(heel, heel + toes, 40.0, swing_steps=12)
+    assert strikes == [60, 120, 180, 240]
+    assert whole_strides([35] + strikes, 60) == [(60, 120), (120, 180), (180, 240)]  # 35 to 60 is no stride
     signal = np.column_stack([np.sin(2 * np.pi * t / 60), t.astype(float)])
-    cycles = time_normalise(signal, whole_strides(strikes[1:], 60))
+    cycles = time_normalise(signal, whole_strides(strikes, 60))
     assert cycles.shape == (3, 101, 2)
     np.testing.assert_allclose(cycles[0, :, 0], np.sin(2 * np.pi * np.linspace(0, 60, 101) / 60), atol=2e-3)
 
@@ -49,8 +53,8 @@ def shipped_walk():
 
 def test_strides_of_a_real_walk_are_whole_strides(shipped_walk):
     """The shipped teacher's heel bounces after strikes: a plain threshold finds extra strikes (the 901k teacher:
-    ~2 per stride; this one ~1.4), the refractory detector one per stride, and every stride it cuts lasts about
-    the reference stride time."""
+    ~2 per stride; this one ~1.4), the detector one per stride after each swing, and every stride it cuts lasts
+    about the reference stride time."""
     teacher, record = shipped_walk
     assert not record.fell
     reference = ReferenceGait(teacher.sim_config.stride_length_at_1_25_m)
@@ -68,10 +72,24 @@ def test_strides_of_a_real_walk_are_whole_strides(shipped_walk):
         obs, *_ = env.step(teacher.act(obs))
         heel.append(env._body.contact_forces[0])
     threshold = HEEL_STRIKE_BW * env.backend.body_mass_kg * 9.81
-    assert len(heel_strikes(np.array(heel), threshold, 1)) >= record.strikes[0] + 3
+    assert len(heel_strikes(np.array(heel), np.array(heel), threshold, swing_steps=0)) >= record.strikes[0] + 3
     # a whole stride starts at heel strike: the hip is flexed there, extended before toe-off
     hip = record.cycles["right"][:, :, CHANNELS.index("hip_angle")].mean(axis=0)
     assert hip[0] > 15.0 and hip[50:65].min() < 0.0
+
+
+def test_both_legs_are_cut_at_their_own_heel_strikes_on_a_walk_that_starts_in_stance():
+    """At 0.8 m/s the slope teacher starts this walk with its left foot loaded and touches its left heel again at
+    push-off; cut after a refractory period, every left stride began there, half a cycle late."""
+    from teacher.policy import TeacherPolicy
+
+    teacher = TeacherPolicy("models/teacher/slopes")
+    record = run_episode(teacher, teacher.sim_config, 0.8, 0.0, True, 2009, 10.0)
+    assert not record.fell
+    for side in ("right", "left"):
+        hip = record.cycles[side][:, :, CHANNELS.index("hip_angle")]
+        assert len(hip) >= 5
+        assert np.all(hip[:, 0] > 10.0) and np.all(hip[:, 40:70].min(axis=1) < 0.0)  # flexed at the strike
 
 
 def test_the_muscles_net_work_is_positive_on_level_ground_and_rises_uphill(shipped_walk):
