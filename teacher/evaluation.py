@@ -43,6 +43,8 @@ SIDES = ("right", "left")
 HEEL_STRIKE_BW = 0.05
 SWING_SHARE = 0.2
 STRIDE_TOLERANCE = 0.3
+ANALYSIS_VERSION = 2
+"""Bump when what an :class:`EpisodeRecord` holds or how its strides are cut changes (2: strikes after a swing)."""
 
 
 def heel_strikes(heel_force: np.ndarray, foot_force: np.ndarray, threshold: float, swing_steps: int) -> list[int]:
@@ -328,6 +330,9 @@ class EpisodeTask:
     exo: bool
     seed: int
     seconds: float
+    analysis: int = ANALYSIS_VERSION
+    """How the episode is cut and measured; part of the key too, so saved episodes of an older analysis are walked
+    again rather than mixed into a new report."""
 
     @property
     def label(self) -> str:
