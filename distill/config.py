@@ -69,6 +69,11 @@ class DistillConfig:
     held_out_speeds_m_s: list[float] = spec([1.1])
     held_out_slopes_deg: list[float] = spec([7.5])
     episodes_per_condition: int = spec(1, gt=0)
+    tracking_episodes: int = spec(
+        4,
+        gt=0,
+        doc="eval: teacher walks per condition that r and RMSE are measured over (one walk swings by ±0.1 in r)",
+    )
     closed_loop_episodes: int = spec(
         16, gt=0, doc="eval: seeds per condition the student, the teacher and the zero-torque exo each walk (paired)"
     )

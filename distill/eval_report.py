@@ -42,6 +42,11 @@ def summary(figures: dict) -> dict:
     }
 
 
+def _walk_range(condition: dict) -> str:
+    walks = condition.get("walks_r", [condition["r"]])
+    return f"{np.nanmin(walks):.3f}–{np.nanmax(walks):.3f}" if len(walks) > 1 else "–"
+
+
 def write_eval_report(figures: dict, out_dir: Path, provenance: dict) -> Path:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -54,18 +59,20 @@ def write_eval_report(figures: dict, out_dir: Path, provenance: dict) -> Path:
         "",
         f"Teacher `{provenance.get('teacher')}` ({provenance.get('teacher_steps')} steps, sha256 "
         f"{str(provenance.get('teacher_sha256', ''))[:16]}…). Torque is the shaped command per kg (the device's "
-        "shaping chain on both commands).",
+        "shaping chain on both commands). Per condition, r is the mean and RMSE the pooled value over "
+        f"{figures.get('tracking_episodes', 1)} teacher walk(s) with their own seeds; the range is each walk's r.",
         "",
         f"Targets on held-out conditions: r ≥ {TARGET_R}, RMSE ≤ {TARGET_RMSE} N·m/kg, closed-loop metabolic "
         f"reduction ≥ {TARGET_RETAINED:g} % of the teacher's.",
         "",
-        "| speed (m/s) | slope (°) | held out | r | RMSE (N·m/kg) | flexion-peak timing error (% cycle) | teacher peak (N·m/kg) |",
-        "|---|---|---|---|---|---|---|",
+        "| speed (m/s) | slope (°) | held out | r | r range over walks | RMSE (N·m/kg) | flexion-peak timing error "
+        "(% cycle) | teacher peak (N·m/kg) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for c in figures["conditions"]:
         lines.append(
             f"| {c['speed_m_s']:g} | {c['slope_deg']:+g} | {'yes' if c['held_out'] else ''} | {c['r']:.3f} | "
-            f"{c['rmse_nm_per_kg']:.4f} | {c['peak_timing_error_pct']:.1f} | {c['teacher_peak_nm_per_kg']:.3f} |"
+            f"{_walk_range(c)} | {c['rmse_nm_per_kg']:.4f} | {c['peak_timing_error_pct']:.1f} | {c['teacher_peak_nm_per_kg']:.3f} |"
         )
     if held:
         top = headline(figures)

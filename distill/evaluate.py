@@ -31,6 +31,8 @@ from firmware_bridge.shaping import ShaperState, ShapingParams, shape_step
 MOUNTING_SWEEP_DEG = (0.0, 5.0, 10.0, 20.0)
 NOISE_SWEEP_SCALE = (0.0, 1.0, 2.0, 4.0)
 RECORDINGS = ("tum-ao-imu-walking/walk_4",)
+TRACKING_SEED_STRIDE = 50_000
+"""Seed offset between a condition's tracking walks, clear of the closed-loop (+1000·k) and robustness (+500) seeds."""
 THIGH_GYRO_Z = {side: IMU_NAMES.index(name) * 6 + 2 for side, name in enumerate(("thigh_r", "thigh_l"))}
 
 
@@ -93,6 +95,24 @@ def compare(episode: Episode, student: np.ndarray, teacher: np.ndarray, rate_hz:
     }
 
 
+def pooled(walks: list[dict]) -> dict:
+    """One condition's tracking over several walks: mean r, RMSE over every walk's samples (walks are equally long
+    unless the teacher fell), each walk's r and RMSE kept so their spread shows, profiles averaged."""
+    out = {
+        "r": float(np.nanmean([w["r"] for w in walks])),
+        "rmse_nm_per_kg": float(np.sqrt(np.mean([w["rmse_nm_per_kg"] ** 2 for w in walks]))),
+        "peak_timing_error_pct": float(np.nanmean([w["peak_timing_error_pct"] for w in walks])),
+        "teacher_peak_nm_per_kg": max(w["teacher_peak_nm_per_kg"] for w in walks),
+        "walks_r": [w["r"] for w in walks],
+        "walks_rmse_nm_per_kg": [w["rmse_nm_per_kg"] for w in walks],
+    }
+    for key in ("profile_student_nm_per_kg", "profile_teacher_nm_per_kg"):
+        profiles = [w[key] for w in walks if key in w]
+        if profiles:
+            out[key] = np.mean(profiles, axis=0).tolist()
+    return out
+
+
 def conditions(config: DistillConfig) -> list[tuple[float, float, bool]]:
     """(speed, slope, held out): every seen slope at the middle seen speed (the closed loop's retention on each
     slope the student learnt, uphill included), then every held-out speed and slope combination."""
@@ -109,15 +129,23 @@ def evaluate(teacher, model: torch.nn.Module, spec: FeatureSpec, config: Distill
     seed = config.seed + 900_000
     rows = []
     for k, (speed, slope, held_out) in enumerate(conditions(config)):
-        episode = rollout(teacher, config, speed, slope, seed + k)
-        row = {"speed_m_s": speed, "slope_deg": slope, "held_out": held_out, "teacher_fell": episode.fell}
-        row |= compare(episode, student_commands(model, spec, episode.imu), episode.labels, rate)
+        walks = [
+            rollout(teacher, config, speed, slope, seed + k + TRACKING_SEED_STRIDE * j)
+            for j in range(config.tracking_episodes)
+        ]
+        row = {"speed_m_s": speed, "slope_deg": slope, "held_out": held_out, "teacher_fell": sum(w.fell for w in walks)}
+        row |= pooled([compare(w, student_commands(model, spec, w.imu), w.labels, rate) for w in walks])
         row["closed_loop"] = closed_loop(teacher, model, spec, config, speed, slope, seed + 1000 * (k + 1))
         rows.append(row)
         if progress is not None:
             progress(f"{speed:g} m/s {slope:+g}°")
     robustness = _robustness(teacher, model, spec, config, seed)
-    return {"conditions": rows, "robustness": robustness, "recordings": _recordings(model, spec)}
+    return {
+        "tracking_episodes": config.tracking_episodes,
+        "conditions": rows,
+        "robustness": robustness,
+        "recordings": _recordings(model, spec),
+    }
 
 
 def _zero_torque(history: np.ndarray) -> np.ndarray:

@@ -29,6 +29,22 @@ def test_sensor_model_is_consistent_on_prefixes_and_rotates_rigidly():
     np.testing.assert_allclose(delayed[3:], clean[:-3])
 
 
+def test_tracking_over_several_walks_pools_the_squared_error_and_skips_an_undefined_r():
+    from distill.evaluate import pooled
+
+    rng = np.random.default_rng(0)
+    errors = [rng.normal(0.0, scale, size=500) for scale in (0.01, 0.05)]  # two equally long walks
+    walks = [
+        {"r": r, "rmse_nm_per_kg": float(np.sqrt(np.mean(e**2))), "peak_timing_error_pct": 2.0 * k}
+        | {"teacher_peak_nm_per_kg": 0.2 + k, "profile_student_nm_per_kg": [k, 1.0]}
+        for k, (r, e) in enumerate(zip([0.9, float("nan")], errors, strict=True))
+    ]
+    out = pooled(walks)
+    assert out["rmse_nm_per_kg"] == pytest.approx(np.sqrt(np.mean(np.concatenate(errors) ** 2)))  # not the mean RMSE
+    assert out["r"] == 0.9 and out["walks_r"][0] == 0.9 and np.isnan(out["walks_r"][1])
+    assert out["teacher_peak_nm_per_kg"] == 1.2 and out["profile_student_nm_per_kg"] == [0.5, 1.0]
+
+
 def test_smoke_distillation_writes_data_and_a_bundle_the_runtime_accepts(
     smoke_run, tmp_path, runtime_config, device_config, capsys
 ):
@@ -50,6 +66,9 @@ def test_smoke_distillation_writes_data_and_a_bundle_the_runtime_accepts(
     seen = [(c["speed_m_s"], c["slope_deg"]) for c in figures["conditions"] if not c["held_out"]]
     assert seen == [(1.25, 0.0), (1.25, 5.0)] and figures["conditions"][2]["held_out"]
     assert all(np.isfinite(c["rmse_nm_per_kg"]) for c in figures["conditions"])
+    for c in figures["conditions"]:  # tracking over two walks with their own seeds, each walk's figures kept
+        assert len(c["walks_r"]) == 2 and c["walks_rmse_nm_per_kg"][0] != c["walks_rmse_nm_per_kg"][1]
+        assert c["r"] == pytest.approx(np.nanmean(c["walks_r"]))
     assert [d for d, _ in figures["robustness"]["mounting"]] == [0.0, 5.0, 10.0, 20.0]
     (recording,) = figures["recordings"]
     assert recording["max_abs_torque_nm"] <= recording["torque_limit_nm"] and recording["stride_hz"] > 0.5
