@@ -72,7 +72,7 @@ class DistillConfig:
     tracking_episodes: int = spec(
         4,
         gt=0,
-        doc="eval: teacher walks per condition that r and RMSE are measured over (one walk swings by ±0.1 in r)",
+        doc="eval: teacher walks per condition that r and RMSE are measured over (one walk alone swung r by up to 0.4)",
     )
     closed_loop_episodes: int = spec(
         16, gt=0, doc="eval: seeds per condition the student, the teacher and the zero-torque exo each walk (paired)"

@@ -43,7 +43,7 @@ def summary(figures: dict) -> dict:
 
 
 def _walk_range(condition: dict) -> str:
-    walks = condition.get("walks_r", [condition["r"]])
+    walks = condition["walks_r"]
     return f"{np.nanmin(walks):.3f}–{np.nanmax(walks):.3f}" if len(walks) > 1 else "–"
 
 
@@ -60,7 +60,7 @@ def write_eval_report(figures: dict, out_dir: Path, provenance: dict) -> Path:
         f"Teacher `{provenance.get('teacher')}` ({provenance.get('teacher_steps')} steps, sha256 "
         f"{str(provenance.get('teacher_sha256', ''))[:16]}…). Torque is the shaped command per kg (the device's "
         "shaping chain on both commands). Per condition, r is the mean and RMSE the pooled value over "
-        f"{figures.get('tracking_episodes', 1)} teacher walk(s) with their own seeds; the range is each walk's r.",
+        f"{figures['tracking_episodes']} teacher walk(s) with their own seeds; the range is each walk's r.",
         "",
         f"Targets on held-out conditions: r ≥ {TARGET_R}, RMSE ≤ {TARGET_RMSE} N·m/kg, closed-loop metabolic "
         f"reduction ≥ {TARGET_RETAINED:g} % of the teacher's.",
