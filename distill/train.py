@@ -135,7 +135,8 @@ def train_stage(config: DistillConfig, progress: bool = True, executor: Executor
     """Fit on round 0, then DAgger rounds (the student drives, the teacher labels, aggregate, refit).
 
     Each round's dataset (``data/round_<r>.npz``) and model (``student_round_<r>.pt``) are kept, so an
-    interrupted run resumes after the last finished round.
+    interrupted run resumes after the last finished round. Each records what it was made from (the teacher, the
+    datasets the model was fitted on): one made for another teacher or other data is made again, never reused.
     """
     from teacher.policy import TeacherPolicy
 
@@ -144,32 +145,48 @@ def train_stage(config: DistillConfig, progress: bool = True, executor: Executor
         raise FileNotFoundError(f"{out / 'data' / 'round_0.npz'}: run 'hipexo distill collect' first")
     teacher = TeacherPolicy(REPO_ROOT / config.teacher)
     meta = {"teacher": config.teacher, "teacher_sha256": teacher.hash, "teacher_steps": teacher.total_steps}
-    episodes = load_dataset(out / "data" / "round_0.npz")
+    data = out / "data" / "round_0.npz"
+    if not _made_from(data, teacher_sha256=teacher.hash):  # no walks of this teacher to start from
+        raise FileNotFoundError(f"{data}: holds another teacher's walks: run 'hipexo distill collect' first")
+    episodes = load_dataset(data)
+    fitted_on = [json.loads(data.with_suffix(".json").read_text())["sha256"]]
     spec = feature_spec(config, episodes, teacher.sim_config.device_rate_hz)
     model = build_student(config.student, spec)
     history = []
     for round_ in range(config.dagger_iterations + 1):
         saved = out / f"student_round_{round_}.pt"
         x, y = windows_and_labels(spec, episodes)
-        if saved.is_file() and saved.with_suffix(".json").is_file():  # the .json is written last
+        origin = {"teacher_sha256": teacher.hash, "datasets": fitted_on}
+        if saved.is_file() and _made_from(saved, **origin):  # the .json is written last
             model.load_state_dict(torch.load(saved))
         else:
             entry = {"round": round_, "windows": len(x), "final_loss": fit(model, x, y, config, progress)[-1]}
             save_model(model, saved)
-            atomic.write_text(saved.with_suffix(".json"), json.dumps(entry))
-        history.append(json.loads(saved.with_suffix(".json").read_text()))
+            atomic.write_text(saved.with_suffix(".json"), json.dumps({**entry, **origin}))
+        history.append({k: json.loads(saved.with_suffix(".json").read_text())[k] for k in ROUND_FIGURES})
         if round_ == config.dagger_iterations:
             break
         data = out / "data" / f"round_{round_ + 1}.npz"
-        if not dataset_complete(data):
+        if not (dataset_complete(data) and _made_from(data, teacher_sha256=teacher.hash, driven_by=fitted_on)):
             driver = StudentDriver(model, spec)
             new = collect(teacher, config, driver, 100_000 * (round_ + 1), progress, executor)
-            save_dataset(data, new, {**meta, "round": round_ + 1, "driver": "student"})
+            save_dataset(data, new, {**meta, "round": round_ + 1, "driver": "student", "driven_by": fitted_on})
         episodes += load_dataset(data)
+        fitted_on = [*fitted_on, json.loads(data.with_suffix(".json").read_text())["sha256"]]
     summary = {**meta, "spec": spec.__dict__ | {"channels": list(spec.channels)}, "rounds": history}
     save_model(model, out / "student.pt")
     atomic.write_text(out / "training.json", json.dumps(summary, indent=1, default=float))
     return {"model": model, "spec": spec, "summary": summary, "out": out}
+
+
+ROUND_FIGURES = ("round", "windows", "final_loss")
+"""What training.json and the bundle's manifest keep of each round."""
+
+
+def _made_from(path: Path, **origin) -> bool:
+    """Whether the artefact at ``path`` records exactly this origin in its .json (written after the artefact)."""
+    record = path.with_suffix(".json")
+    return record.is_file() and all(json.loads(record.read_text()).get(k) == v for k, v in origin.items())
 
 
 def save_model(model: torch.nn.Module, path: Path) -> None:

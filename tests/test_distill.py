@@ -52,6 +52,7 @@ def test_smoke_distillation_writes_data_and_a_bundle_the_runtime_accepts(
     config = "configs/distill/smoke.yaml"
     assert main(["distill", "--config", config, "--teacher", str(smoke_run), "--out", str(out)]) == 0
     meta = json.loads((out / "data" / "round_1.json").read_text())
+    meta_0 = json.loads((out / "data" / "round_0.json").read_text())
     assert meta["driver"] == "student" and len(meta["teacher_sha256"]) == 64 and len(meta["sha256"]) == 64
     bundle = load_bundle(out / "bundle", runtime_config, device_config, trust=Trust(allow_unsigned=True))
     provenance = bundle.manifest["provenance"]
@@ -96,6 +97,23 @@ def test_smoke_distillation_writes_data_and_a_bundle_the_runtime_accepts(
     before = (out / "student_round_1.pt").stat().st_mtime_ns
     assert main(["distill", "train", "--config", config, "--teacher", str(smoke_run), "--out", str(out)]) == 0
     assert (out / "student_round_1.pt").stat().st_mtime_ns == before
+    # A round's model fitted on other data, and a round's data driven by another student (as after a change of
+    # teacher), are made again; the rounds before them are kept.
+    fitted = out / "student_round_1.json"
+    fitted.write_text(json.dumps(json.loads(fitted.read_text()) | {"datasets": ["0" * 64]}))
+    record = out / "data" / "round_1.json"
+    record.write_text(json.dumps(json.loads(record.read_text()) | {"driven_by": ["0" * 64]}))
+    kept, walked = (out / "student_round_0.pt").stat().st_mtime_ns, (out / "data" / "round_1.npz").stat().st_mtime_ns
+    assert main(["distill", "train", "--config", config, "--teacher", str(smoke_run), "--out", str(out)]) == 0
+    assert json.loads(record.read_text())["driven_by"] == [meta_0["sha256"]]
+    assert (out / "data" / "round_1.npz").stat().st_mtime_ns != walked
+    assert (out / "student_round_1.pt").stat().st_mtime_ns != before
+    assert (out / "student_round_0.pt").stat().st_mtime_ns == kept
+    # Round-0 walks of another teacher are never trained on: one line, exit 2.
+    record = out / "data" / "round_0.json"
+    record.write_text(json.dumps(meta_0 | {"teacher_sha256": "0" * 64}))
+    assert main(["distill", "train", "--config", config, "--teacher", str(smoke_run), "--out", str(out)]) == 2
+    assert "holds another teacher's walks" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("name", ["default", "slopes"])
