@@ -121,10 +121,7 @@ def collect_stage(config: DistillConfig, progress: bool = True, executor: Execut
 
     path = output_dir(config) / "data" / "round_0.npz"
     teacher = TeacherPolicy(REPO_ROOT / config.teacher)
-    if (
-        dataset_complete(path)
-        and json.loads(path.with_suffix(".json").read_text()).get("teacher_sha256") == teacher.hash
-    ):
+    if dataset_complete(path) and _made_from(path, teacher_sha256=teacher.hash):
         return path
     meta = {"teacher": config.teacher, "teacher_sha256": teacher.hash, "teacher_steps": teacher.total_steps}
     episodes = collect(teacher, config, progress=progress, executor=executor)
