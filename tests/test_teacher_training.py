@@ -74,6 +74,35 @@ def test_resume_restores_the_learner_exactly_and_continues_counting(smoke_run, t
     assert checkpoint.read_state(run_dir)["curriculum"]["transitions"][0]["at_step"] >= 1024
 
 
+def test_resume_with_a_new_config_applies_its_update_settings_and_keeps_the_optimiser(smoke_run, tmp_path):
+    """A run slowed down is resumed with a config of lower lr: the saved model's own lr must not win."""
+    run_dir = tmp_path / "copy"
+    subprocess.run(["cp", "-r", str(smoke_run), str(run_dir)], check=True)
+    config = tmp_path / "slower.yaml"
+    sims = CONFIG_DIR / "sim"
+    config.write_text(
+        f"kind: teacher\nextends: {SMOKE}\n"
+        "ppo: {n_steps: 512, batch_size: 256, n_epochs: 2, net_arch: [64, 64], learning_rate: 1.0e-5, clip_range: 0.05}\n"
+        f"stages:\n  - name: walk\n    sim: {sims / 'default.yaml'}\n"
+        "    advance_when: {min_steps: 1024, episodes: 2, fall_rate_max: 1.0}\n"
+        f"  - name: assist\n    sim: {sims / 'assist.yaml'}\n    exo_action_std_min: 0.25\n"
+    )
+    saved = TeacherPolicy(run_dir).model
+    assert saved.learning_rate != 1.0e-5
+    trainer = TeacherTrainer(config, run_dir, resume=True)
+    normaliser, model = trainer.setup()
+    try:
+        assert model.learning_rate == 1.0e-5 and model.lr_schedule(1.0) == 1.0e-5 and model.clip_range(1.0) == 0.05
+        opt_saved = saved.policy.optimizer.state_dict()["state"]
+        for k, v in model.policy.optimizer.state_dict()["state"].items():
+            assert torch.equal(v["exp_avg"], opt_saved[k]["exp_avg"])
+    finally:
+        normaliser.close()
+    TeacherTrainer(config, run_dir, resume=True).train(steps=1024, progress=False)
+    resumed = TeacherPolicy(run_dir).model
+    assert [g["lr"] for g in resumed.policy.optimizer.param_groups] == [1.0e-5]
+
+
 def test_a_wall_time_budget_ends_the_sitting_at_the_next_rollout_and_splits_its_time(smoke_run, tmp_path):
     run_dir = tmp_path / "copy"
     subprocess.run(["cp", "-r", str(smoke_run), str(run_dir)], check=True)

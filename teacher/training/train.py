@@ -151,7 +151,12 @@ class TeacherTrainer:
         tensorboard = str(self.run_dir / "tb")
         algorithm = PPO if self.config.algorithm == "ppo" else SAC
         if self.resume:
-            model = algorithm.load(ckpt / checkpoint.MODEL, env=venv, device="cpu", tensorboard_log=tensorboard)
+            # the config's update settings apply on resume (a run slowed to a lower lr is resumed with a new config);
+            # the optimiser's moments and the policy carry on
+            settings = self._ppo_settings() if self.config.algorithm == "ppo" else None
+            model = algorithm.load(
+                ckpt / checkpoint.MODEL, env=venv, device="cpu", custom_objects=settings, tensorboard_log=tensorboard
+            )
             if isinstance(model, SAC) and (ckpt / checkpoint.REPLAY_BUFFER).exists():
                 model.load_replay_buffer(ckpt / checkpoint.REPLAY_BUFFER)
             checkpoint.restore_rng(self.run_dir)
@@ -197,11 +202,10 @@ class TeacherTrainer:
             tensorboard_log=tensorboard,
         )
 
-    def _fine_tuned(self, venv: VecEnv) -> PPO:
-        """The ``init_from`` teacher's policy with this config's PPO settings (its optimiser state goes: a new
-        stage's rewards make its moment estimates stale)."""
+    def _ppo_settings(self) -> dict:
+        """This config's PPO update settings, to override those saved in a loaded model."""
         p = self.config.ppo
-        settings = {
+        return {
             "n_steps": p.n_steps,
             "batch_size": p.batch_size,
             "n_epochs": p.n_epochs,
@@ -216,6 +220,11 @@ class TeacherTrainer:
             "target_kl": p.target_kl,
             "n_envs": self.config.n_envs,
         }
+
+    def _fine_tuned(self, venv: VecEnv) -> PPO:
+        """The ``init_from`` teacher's policy with this config's PPO settings (its optimiser state goes: a new
+        stage's rewards make its moment estimates stale)."""
+        settings = self._ppo_settings()
         source = checkpoint.checkpoint_dir(REPO_ROOT / self.config.init_from) / checkpoint.MODEL
         model = PPO.load(
             source, env=venv, device="cpu", custom_objects=settings, tensorboard_log=str(self.run_dir / "tb")
