@@ -43,9 +43,9 @@ def score(config: DistillConfig, architecture: str, window: int, train_episodes,
     config = dataclasses.replace(config, student=student_config)
     spec = feature_spec(config, train_episodes, rate_hz)
     model = build_student(student_config, spec)
-    x, y = windows_and_labels(spec, train_episodes)
+    x, _ = windows_and_labels(spec, train_episodes)
     start = time.perf_counter()
-    fit(model, x, y, config, progress=False)
+    fit(model, spec, train_episodes, config, progress=False)
     seconds = time.perf_counter() - start
     held = [compare(e, student_commands(model, spec, e.imu), e.labels, rate_hz) for e, held_out in tests if held_out]
     return {

@@ -40,7 +40,7 @@ class Episode:
     metabolic_w_per_kg: float = float("nan")
     """Mean metabolic probe rate over the episode."""
     clean_imu: np.ndarray | None = None
-    """(T, n_imus, 6) before randomisation; kept in memory for evaluation, not saved."""
+    """(T, n_imus, 6) before randomisation: training draws fresh sensors from it every epoch (distill.train.fit)."""
     body_mass_kg: float = float("nan")
 
 
@@ -109,6 +109,10 @@ def run_rollout_task(task: RolloutTask) -> Episode:
     return rollout(teacher, task.config, task.speed, task.slope, task.seed, task.driver)
 
 
+DATASET_FORMAT = 2
+"""2: the clean IMU is stored beside the randomised one. A dataset of another format is collected again."""
+
+
 def save_dataset(path: Path, episodes: list[Episode], metadata: dict) -> Path:
     """One .npz (concatenated periods + episode boundaries) and a .json of conditions, seeds, provenance.
 
@@ -120,6 +124,7 @@ def save_dataset(path: Path, episodes: list[Episode], metadata: dict) -> Path:
         np.savez(
             tmp,
             imu=np.concatenate([e.imu for e in episodes]).astype(np.float32),
+            clean_imu=np.concatenate([e.clean_imu for e in episodes]).astype(np.float32),
             labels=np.concatenate([e.labels for e in episodes]),
             episode_lengths=lengths,
             speeds=np.array([e.speed_m_s for e in episodes]),
@@ -131,14 +136,16 @@ def save_dataset(path: Path, episodes: list[Episode], metadata: dict) -> Path:
         )
         digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
     atomic.write_text(
-        path.with_suffix(".json"), json.dumps({**metadata, "sha256": digest, "episodes": len(episodes)}, indent=1)
+        path.with_suffix(".json"),
+        json.dumps({**metadata, "sha256": digest, "episodes": len(episodes), "format": DATASET_FORMAT}, indent=1),
     )
     return path
 
 
 def dataset_complete(path: Path) -> bool:
-    """The .npz and, written after it, its .json."""
-    return Path(path).is_file() and Path(path).with_suffix(".json").is_file()
+    """The .npz and, written after it, its .json, in this format."""
+    record = Path(path).with_suffix(".json")
+    return Path(path).is_file() and record.is_file() and json.loads(record.read_text()).get("format") == DATASET_FORMAT
 
 
 def load_dataset(path: Path) -> list[Episode]:
@@ -153,7 +160,7 @@ def load_dataset(path: Path) -> list[Episode]:
             data["labels"][bounds[k] : bounds[k + 1]],
             bool(data["fell"][k]),
             float(data["metabolic_w_per_kg"][k]),
-            None,
+            data["clean_imu"][bounds[k] : bounds[k + 1]],
             float(data["body_mass_kg"][k]),
         )
         for k in range(len(bounds) - 1)

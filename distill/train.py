@@ -2,12 +2,16 @@
 
 Windows come from firmware_bridge's ``sliding_windows`` (the offline twin of the device's feature window)
 with the normalisation measured on the first dataset; the label of a window is the teacher's command at
-its newest period.
+its newest period. Every epoch each walk is worn with freshly drawn sensors (mounting, bias, noise, latency,
+drops) over its clean IMU. With the draws fixed at collection, a student fitted on the slope grid's 45 round-0
+walks tracked walks it never saw 1.7 times worse (held-out RMSE 0.052 against 0.030 N·m/kg; docs/teacher.md,
+"Fresh sensors every epoch").
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +21,9 @@ import torch
 from tqdm import tqdm
 
 from distill.collect import Episode, RolloutTask, dataset_complete, load_dataset, run_rollout_task, save_dataset
-from distill.config import DistillConfig
+from distill.config import DistillConfig, RandomisationConfig
 from distill.models import build_student
+from distill.randomise import SensorModel
 from firmware_bridge import atomic
 from firmware_bridge.config.paths import REPO_ROOT
 from firmware_bridge.features import FeatureSpec, sliding_windows
@@ -53,12 +58,29 @@ def windows_and_labels(spec: FeatureSpec, episodes: list[Episode]) -> tuple[np.n
     return np.concatenate(xs), np.concatenate(ys).astype(np.float32)
 
 
-def fit(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, config: DistillConfig, progress: bool) -> list[float]:
+def with_fresh_sensors(
+    episodes: list[Episode], randomisation: RandomisationConfig, rng: np.random.Generator
+) -> list[Episode]:
+    """Each walk's clean IMU through a newly drawn sensor model: the same walk, worn by other sensors."""
+    return [
+        dataclasses.replace(
+            e, imu=SensorModel.draw(randomisation, e.clean_imu.shape[1], len(e.clean_imu), rng).apply(e.clean_imu)
+        )
+        for e in episodes
+    ]
+
+
+def fit(
+    model: torch.nn.Module, spec: FeatureSpec, episodes: list[Episode], config: DistillConfig, progress: bool
+) -> list[float]:
+    """Adam on the MSE to the teacher's command, each epoch over the walks with fresh sensors."""
     torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     losses = []
     for _ in tqdm(range(config.epochs), desc="student epochs", disable=not progress):
+        x, y = windows_and_labels(spec, with_fresh_sensors(episodes, config.randomisation, rng))
+        xt, yt = torch.from_numpy(x), torch.from_numpy(y)
         order = torch.randperm(len(xt))
         total = 0.0
         for start in range(0, len(order), config.batch_size):
@@ -152,12 +174,16 @@ def train_stage(config: DistillConfig, progress: bool = True, executor: Executor
     history = []
     for round_ in range(config.dagger_iterations + 1):
         saved = out / f"student_round_{round_}.pt"
-        x, y = windows_and_labels(spec, episodes)
         origin = {"teacher_sha256": teacher.hash, "datasets": fitted_on}
         if saved.is_file() and _made_from(saved, **origin):  # the .json is written last
             model.load_state_dict(torch.load(saved))
         else:
-            entry = {"round": round_, "windows": len(x), "final_loss": fit(model, x, y, config, progress)[-1]}
+            windows = sum(max(len(e.labels) - spec.window + 1, 0) for e in episodes)
+            entry = {
+                "round": round_,
+                "windows": windows,
+                "final_loss": fit(model, spec, episodes, config, progress)[-1],
+            }
             save_model(model, saved)
             atomic.write_text(saved.with_suffix(".json"), json.dumps({**entry, **origin}))
         history.append({k: json.loads(saved.with_suffix(".json").read_text())[k] for k in ROUND_FIGURES})

@@ -29,6 +29,30 @@ def test_sensor_model_is_consistent_on_prefixes_and_rotates_rigidly():
     np.testing.assert_allclose(delayed[3:], clean[:-3])
 
 
+def test_training_wears_each_walk_with_fresh_sensors_from_the_clean_imu_its_dataset_keeps(tmp_path):
+    from distill.collect import Episode, dataset_complete, load_dataset, save_dataset
+    from distill.train import with_fresh_sensors
+
+    rng = np.random.default_rng(0)
+    clean = rng.normal(size=(300, 3, 6))
+    worn = SensorModel.draw(RandomisationConfig(), 3, 300, rng).apply(clean)
+    walk = Episode(1.0, 5.0, 7, worn, np.zeros((300, 2), np.float32), False, 4.0, clean, 70.0)
+    path = save_dataset(tmp_path / "round_0.npz", [walk], {"round": 0})
+    (loaded,) = load_dataset(path)
+    np.testing.assert_allclose(loaded.clean_imu, clean, rtol=1e-6)  # stored as float32
+    first, second = with_fresh_sensors([loaded, loaded], RandomisationConfig(), np.random.default_rng(1))
+    assert not np.allclose(first.imu, second.imu) and not np.allclose(first.imu, loaded.imu)  # a draw per walk
+    np.testing.assert_array_equal(first.labels, loaded.labels)  # the teacher's commands are the sensors' labels
+    quiet = RandomisationConfig(0.0, 0.0, 0.0, 0.0, 0.0, [0, 0], 0.0)
+    (bare,) = with_fresh_sensors([loaded], quiet, rng)
+    np.testing.assert_allclose(bare.imu, loaded.clean_imu)
+    # A dataset of the earlier format (the randomised IMU alone) counts as missing, so it is collected again.
+    assert dataset_complete(path)
+    record = path.with_suffix(".json")
+    record.write_text(json.dumps({k: v for k, v in json.loads(record.read_text()).items() if k != "format"}))
+    assert not dataset_complete(path)
+
+
 def test_tracking_over_several_walks_pools_the_squared_error_and_skips_an_undefined_r():
     from distill.evaluate import pooled
 
