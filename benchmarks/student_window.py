@@ -30,7 +30,7 @@ from distill.collect import load_dataset, rollout
 from distill.config import DistillConfig
 from distill.evaluate import compare, conditions, student_commands
 from distill.models import build_student, parameter_count
-from distill.train import collect_stage, feature_spec, fit, windows_and_labels
+from distill.train import collect_stage, feature_spec, fit, window_count
 from firmware_bridge.config import load_config
 from teacher.policy import TeacherPolicy
 
@@ -43,7 +43,6 @@ def score(config: DistillConfig, architecture: str, window: int, train_episodes,
     config = dataclasses.replace(config, student=student_config)
     spec = feature_spec(config, train_episodes, rate_hz)
     model = build_student(student_config, spec)
-    x, _ = windows_and_labels(spec, train_episodes)
     start = time.perf_counter()
     fit(model, spec, train_episodes, config, progress=False)
     seconds = time.perf_counter() - start
@@ -53,7 +52,7 @@ def score(config: DistillConfig, architecture: str, window: int, train_episodes,
         "window": window,
         "window_s": window / rate_hz,
         "parameters": parameter_count(model),
-        "train_windows": len(x),
+        "train_windows": window_count(spec, train_episodes),
         "fit_s": seconds,
         "held_out_r": float(np.nanmean([row["r"] for row in held])),
         "held_out_rmse_nm_per_kg": float(np.mean([row["rmse_nm_per_kg"] for row in held])),

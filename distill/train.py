@@ -58,6 +58,11 @@ def windows_and_labels(spec: FeatureSpec, episodes: list[Episode]) -> tuple[np.n
     return np.concatenate(xs), np.concatenate(ys).astype(np.float32)
 
 
+def window_count(spec: FeatureSpec, episodes: list[Episode]) -> int:
+    """How many windows :func:`windows_and_labels` makes of these walks, without making them."""
+    return sum(len(e.imu) - spec.window + 1 for e in episodes if len(e.imu) >= spec.window)
+
+
 def with_fresh_sensors(
     episodes: list[Episode], randomisation: RandomisationConfig, rng: np.random.Generator
 ) -> list[Episode]:
@@ -178,10 +183,9 @@ def train_stage(config: DistillConfig, progress: bool = True, executor: Executor
         if saved.is_file() and _made_from(saved, **origin):  # the .json is written last
             model.load_state_dict(torch.load(saved))
         else:
-            windows = sum(max(len(e.labels) - spec.window + 1, 0) for e in episodes)
             entry = {
                 "round": round_,
-                "windows": windows,
+                "windows": window_count(spec, episodes),
                 "final_loss": fit(model, spec, episodes, config, progress)[-1],
             }
             save_model(model, saved)
