@@ -115,6 +115,10 @@ def write_eval_report(figures: dict, out_dir: Path, provenance: dict) -> Path:
         "|---|---|",
         *(f"| {s:g} | {v:.4f} |" for s, v in rob["noise"]),
         "",
+        "| IMU latency (control periods, the same on every IMU) | RMSE (N·m/kg) |",
+        "|---|---|",
+        *(f"| {p} | {v:.4f} |" for p, v in rob["latency"]),
+        "",
         "## Real IMU recordings",
         "",
         "| recording | s | max torque (N·m) / limit | stride (Hz) | dominant torque frequency (Hz) | ratio "
@@ -140,18 +144,20 @@ def _plots(figures: dict, out_dir: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     rob = figures["robustness"]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.2))
+    fig, axes = plt.subplots(1, 4, figsize=(17, 3.2))
     axes[0].plot(*zip(*rob["mounting"], strict=True), marker="o")
     axes[0].set_xlabel("mounting rotation (± ° per axis)")
     axes[0].set_ylabel("RMSE (N·m/kg)")
     axes[1].plot(*zip(*rob["noise"], strict=True), marker="o")
     axes[1].set_xlabel("IMU noise and bias (× default)")
+    axes[2].plot(*zip(*rob["latency"], strict=True), marker="o")
+    axes[2].set_xlabel("IMU latency (control periods)")
     for r in figures["recordings"]:
-        (line,) = axes[2].plot(r["profile_nm_per_kg"], label=f"{r['recording'].split('/')[-1]} right")
-        axes[2].plot(r["profile_left_nm_per_kg"], color=line.get_color(), ls="--", label="left")
-    axes[2].set_xlabel("% of each side's gait cycle (real recording)")
-    axes[2].set_ylabel("student torque (N·m/kg)")
-    axes[2].legend(fontsize=7)
+        (line,) = axes[3].plot(r["profile_nm_per_kg"], label=f"{r['recording'].split('/')[-1]} right")
+        axes[3].plot(r["profile_left_nm_per_kg"], color=line.get_color(), ls="--", label="left")
+    axes[3].set_xlabel("% of each side's gait cycle (real recording)")
+    axes[3].set_ylabel("student torque (N·m/kg)")
+    axes[3].legend(fontsize=7)
     robustness = _save(fig, out_dir / "robustness_and_recordings.png", plt)
     return [_profiles_plot(figures, out_dir, plt), robustness]
 

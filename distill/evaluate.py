@@ -5,7 +5,8 @@
   are compared as torque per kg: r, RMSE, and the timing of the flexion peak over the gait cycle.
 - **Closed loop**, held-out conditions: the student drives the exo (its randomised IMUs in, its command
   out) while the teacher walks; fall rate and metabolic cost against the teacher driving and the exo off.
-- **Robustness**: RMSE against the sensor mounting rotation and the IMU noise level.
+- **Robustness**: RMSE against the sensor mounting rotation, the IMU noise level and the IMU latency (which the
+  student cannot tell from its input, so part of its error at the drawn latencies is a floor under any student).
 - **Real IMUs**: the student on the TUM walking recordings through the device feature code: its torque
   must stay within the device's limit and repeat at the stride frequency.
 """
@@ -30,6 +31,7 @@ from firmware_bridge.shaping import ShaperState, ShapingParams, shape_step
 
 MOUNTING_SWEEP_DEG = (0.0, 5.0, 10.0, 20.0)
 NOISE_SWEEP_SCALE = (0.0, 1.0, 2.0, 4.0)
+LATENCY_SWEEP_PERIODS = (0, 1, 2, 3)
 RECORDINGS = ("tum-ao-imu-walking/walk_4",)
 TRACKING_SEED_STRIDE = 50_000
 """Seed offset between a condition's tracking walks, clear of the closed-loop (+1000·k) and robustness (+500) seeds."""
@@ -190,7 +192,7 @@ def closed_loop(
 def _robustness(teacher, model, spec, config: DistillConfig, seed: int) -> dict:
     speed, slope, _ = conditions(config)[-1]
     episode = rollout(teacher, config, speed, slope, seed + 500)
-    out = {"speed_m_s": speed, "slope_deg": slope, "mounting": [], "noise": []}
+    out = {"speed_m_s": speed, "slope_deg": slope, "mounting": [], "noise": [], "latency": []}
     base = config.randomisation
 
     def rmse(randomisation) -> float:
@@ -210,6 +212,8 @@ def _robustness(teacher, model, spec, config: DistillConfig, seed: int) -> dict:
             accel_bias_m_s2=base.accel_bias_m_s2 * scale,
         )
         out["noise"].append((scale, rmse(noisy)))
+    for periods in LATENCY_SWEEP_PERIODS:
+        out["latency"].append((periods, rmse(dataclasses.replace(base, latency_periods=[periods, periods]))))
     return out
 
 

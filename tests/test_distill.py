@@ -95,6 +95,8 @@ def test_smoke_distillation_writes_data_and_a_bundle_the_runtime_accepts(
         assert len(c["walks_r"]) == 2 and c["walks_rmse_nm_per_kg"][0] != c["walks_rmse_nm_per_kg"][1]
         assert c["r"] == pytest.approx(np.nanmean(c["walks_r"]))
     assert [d for d, _ in figures["robustness"]["mounting"]] == [0.0, 5.0, 10.0, 20.0]
+    latency = dict(figures["robustness"]["latency"])  # each latency really worn: the same walk, other errors
+    assert list(latency) == [0, 1, 2, 3] and len(set(latency.values())) == 4
     (recording,) = figures["recordings"]
     assert recording["max_abs_torque_nm"] <= recording["torque_limit_nm"] and recording["stride_hz"] > 0.5
     assert len(recording["profile_left_nm_per_kg"]) == 101 and -1.0 <= recording["left_right_r"] <= 1.0
